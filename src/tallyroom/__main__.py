@@ -1,0 +1,3 @@
+from tallyroom.cli import main
+
+main()

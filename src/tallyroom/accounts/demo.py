@@ -1,0 +1,44 @@
+"""Demo accounts: one per role, so every page of the demo can be tried."""
+
+from __future__ import annotations
+
+import secrets
+
+from tallyroom.accounts.models import Role
+from tallyroom.accounts.services import DemoAccount, user_create_or_reset, user_grant_role
+from tallyroom.elections.models import Election, Municipality, PollingStation
+
+# The demo's official works for Prishtinë and its chair at that municipality's first station.
+DEMO_MUNICIPALITY = "19"
+
+
+def demo_accounts_create(election: Election, password: str | None = None) -> list[DemoAccount]:
+    muni = (
+        Municipality.objects.filter(election=election, code=DEMO_MUNICIPALITY).first()
+        or Municipality.objects.filter(election=election).order_by("code").first()
+    )
+    station = PollingStation.objects.filter(municipality=muni).exclude(kind="central").order_by("code").first()
+    accounts = []
+    for role in Role:
+        username = {
+            Role.ADMIN: "admin",
+            Role.OFFICIAL: "official",
+            Role.CHAIR: "chair",
+            Role.CLERK: "clerk",
+            Role.AUDITOR: "auditor",
+            Role.PANEL: "panel",
+            Role.OBSERVER: "observer",
+        }[role]
+        pw = password or secrets.token_urlsafe(9)
+        user = user_create_or_reset(username, pw)
+        scope = "all municipalities"
+        if role == Role.OFFICIAL and muni:
+            user_grant_role(user, election, role, municipality=muni)
+            scope = f"municipality {muni.code} {muni.name_en}"
+        elif role == Role.CHAIR and station:
+            user_grant_role(user, election, role, station=station)
+            scope = f"station {station.code}"
+        else:
+            user_grant_role(user, election, role)
+        accounts.append(DemoAccount(username, pw, str(role.label), scope))
+    return accounts

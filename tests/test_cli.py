@@ -1,0 +1,134 @@
+"""The `tallyroom` command as a newcomer runs it: real processes, a real database, real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SMALL
+
+TALLYROOM = [sys.executable, "-m", "tallyroom"]
+
+
+@pytest.fixture
+def scratch_db(tmp_path: Path) -> Iterator[str]:
+    """A database of its own for the processes: a SQLite file, or a fresh PostgreSQL database."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        yield f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+        return
+    import psycopg
+
+    base, _, _ = url.rpartition("/")
+    name = f"tallyroom_cli_{os.getpid()}"
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield f"{base}/{name}"
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def tallyroom(db: str, cwd: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": db, "TALLYROOM_DATA_DIR": str(cwd)}
+    return subprocess.run(
+        [*TALLYROOM, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def get_json(url: str) -> dict[str, object]:
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback only
+        data: dict[str, object] = json.load(response)
+        return data
+
+
+def test_default_database_is_sqlite_in_the_current_directory(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    done = subprocess.run(
+        [*TALLYROOM, "migrate", "-v0"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "tallyroom.sqlite3").stat().st_size > 0
+
+
+def test_load_exit_codes(scratch_db: str, tmp_path: Path) -> None:
+    assert tallyroom(scratch_db, tmp_path, "migrate", "-v0").returncode == 0
+    first = tallyroom(scratch_db, tmp_path, "load", str(SMALL))
+    assert first.returncode == 0, first.stderr
+    assert "loaded" in first.stdout
+    again = tallyroom(scratch_db, tmp_path, "load", str(SMALL))
+    assert again.returncode == 0
+    assert "unchanged" in again.stdout
+    bad = tallyroom(
+        scratch_db, tmp_path, "load", str(SMALL.parents[1] / "bad_definitions" / "negative-registered.json")
+    )
+    assert bad.returncode == 2
+    assert "municipalities[0].stations[2].registered: must be >= 0 (got -5)" in bad.stderr
+    changed = json.loads(SMALL.read_text("utf-8"))
+    changed["municipalities"][0]["assembly_seats"] = 17
+    path = tmp_path / "changed.json"
+    path.write_text(json.dumps(changed), "utf-8")
+    refused = tallyroom(scratch_db, tmp_path, "load", str(path))
+    assert refused.returncode == 3
+    assert "municipalities[01].assembly_seats: 15 -> 17" in refused.stdout
+
+
+def test_demo_serves_the_2013_election_over_http(scratch_db: str, tmp_path: Path) -> None:
+    setup = tallyroom(scratch_db, tmp_path, "demo", "--no-serve", "--password", "demo-password-2013")
+    assert setup.returncode == 0, setup.stderr
+    for role in ("admin", "official", "chair", "clerk", "auditor", "panel", "observer"):
+        assert f"  {role} " in setup.stdout
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": scratch_db, "TALLYROOM_DATA_DIR": str(tmp_path)}
+    server = subprocess.Popen(
+        [*TALLYROOM, "serve", "--port", str(port), "--workers", "1"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                elections = get_json(f"{base}/api/v1/elections")
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.3)
+        assert elections["count"] == 1
+        body = get_json(f"{base}/api/v1/elections/ks-2013-local/municipalities?limit=100")
+        items = body["items"]
+        assert isinstance(items, list)
+        assert body["count"] == len(items) == 38
+        assert sorted(int(m["code"]) for m in items) == list(range(1, 39))
+        assert sum(m["registered_voters"] for m in items) == 1_792_913
+        assert all(m["name"]["sq"] and m["name"]["sr"] and m["name"]["en"] for m in items)
+        north = sorted(m["name"]["sr"] for m in items if m["area"] == "north")
+        assert len(north) == 4
+        with urllib.request.urlopen(f"{base}/sq/elections/ks-2013-local/", timeout=10) as page:  # noqa: S310
+            assert "Komunat" in page.read().decode()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    # Running the demo again is safe: nothing duplicates.
+    again = tallyroom(scratch_db, tmp_path, "demo", "--no-serve", "--password", "demo-password-2013")
+    assert again.returncode == 0, again.stderr
+    assert "unchanged" in again.stdout
