@@ -7,3 +7,9 @@ class AccountsConfig(AppConfig):
     name = "tallyroom.accounts"
     label = "accounts"
     verbose_name = _("Accounts")
+
+    def ready(self) -> None:
+        from tallyroom.accounts.audit import role_state
+        from tallyroom.audit.chain import register
+
+        register("role", role_state)

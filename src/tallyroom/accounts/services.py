@@ -9,6 +9,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import transaction
 
 from tallyroom.accounts.models import Role, RoleAssignment
+from tallyroom.audit.chain import SYSTEM, audit_append
 from tallyroom.elections.models import Election, Municipality, PollingStation
 
 
@@ -27,14 +28,17 @@ def user_grant_role(
     *,
     municipality: Municipality | None = None,
     station: PollingStation | None = None,
+    actor: str = SYSTEM,
 ) -> RoleAssignment:
     """Give `user` a role; central administrators also get Django admin access."""
     with transaction.atomic():
         if station is not None and municipality is None:
             municipality = station.municipality
-        grant, _ = RoleAssignment.objects.get_or_create(
+        grant, created = RoleAssignment.objects.get_or_create(
             user=user, election=election, role=role, municipality=municipality, station=station
         )
+        if created:
+            audit_append("role.granted", "role", grant.pk, actor=actor, payload={"user": user.username, "role": role})
         if role == Role.ADMIN and not (user.is_staff and user.is_superuser):
             user.is_staff = True
             user.is_superuser = True

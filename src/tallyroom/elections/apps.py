@@ -7,3 +7,9 @@ class ElectionsConfig(AppConfig):
     name = "tallyroom.elections"
     label = "elections"
     verbose_name = _("Elections")
+
+    def ready(self) -> None:
+        from tallyroom.audit.chain import register
+        from tallyroom.elections.audit import election_state
+
+        register("election", election_state)

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from django.db import models, transaction
 from django.db.models import ProtectedError
 
+from tallyroom.audit.chain import SYSTEM, audit_append
 from tallyroom.elections.definition import (
     DefinitionError,
     Problem,
@@ -51,7 +52,7 @@ class ChangesNeedReplace(Exception):  # noqa: N818 - a refusal, not a failure
         super().__init__(f"election {code!r} is already loaded with a different definition")
 
 
-def election_load(doc: Any, *, replace: bool = False, check_only: bool = False) -> LoadOutcome:
+def election_load(doc: Any, *, replace: bool = False, check_only: bool = False, actor: str = SYSTEM) -> LoadOutcome:
     """Load a whole definition all-or-nothing; identical reloads are no-ops."""
     problems = validate(doc)
     if problems:
@@ -72,6 +73,13 @@ def election_load(doc: Any, *, replace: bool = False, check_only: bool = False) 
         with transaction.atomic():
             election = existing or Election(code=code)
             _apply(election, doc, digest)
+            audit_append(
+                "election.replaced" if existing else "election.loaded",
+                "election",
+                code,
+                actor=actor,
+                payload={"definition_sha256": digest, "changes": changes[:200], "change_count": len(changes)},
+            )
     except ProtectedError as exc:
         raise DefinitionError(
             [Problem("", f"cannot remove rows that recorded data depends on: {exc.args[0]}")]

@@ -1,0 +1,155 @@
+"""Appending to and verifying the audit chain. No Django models are imported by callers: they call
+`audit_append` inside their own transaction, after their write."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils.timezone import now as timezone_now
+
+from tallyroom.audit.models import GENESIS, AuditEntry, AuditHead
+
+# object_type -> function(object_id) -> the row's state as JSON-able data, or None if it is gone.
+Serializer = Callable[[str], Any]
+_SERIALIZERS: dict[str, Serializer] = {}
+SYSTEM = "system"
+
+
+def register(object_type: str, serializer: Serializer) -> None:
+    """Declare how to read the current state of an audited kind of row (done once, at app start)."""
+    _SERIALIZERS[object_type] = serializer
+
+
+def digest(state: Any) -> str:
+    blob = json.dumps(state, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def entry_hash(
+    seq: int,
+    created_at: dt.datetime,
+    actor: str,
+    role: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    payload: Any,
+    state_digest: str,
+    prev_hash: str,
+) -> str:
+    fields = {
+        "seq": seq,
+        "created_at": created_at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+        "actor": actor,
+        "role": role,
+        "action": action,
+        "object_type": object_type,
+        "object_id": object_id,
+        "payload": payload,
+        "state_digest": state_digest,
+        "prev_hash": prev_hash,
+    }
+    return digest(fields)
+
+
+def _hash_of(entry: AuditEntry) -> str:
+    return entry_hash(
+        entry.seq,
+        entry.created_at,
+        entry.actor,
+        entry.role,
+        entry.action,
+        entry.object_type,
+        entry.object_id,
+        entry.payload,
+        entry.state_digest,
+        entry.prev_hash,
+    )
+
+
+def audit_append(
+    action: str,
+    object_type: str,
+    object_id: object,
+    *,
+    actor: str = SYSTEM,
+    role: str = "",
+    payload: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Record a change; must run inside the transaction that made it, so both commit or neither."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("audit_append must run inside the writer's transaction")
+    serializer = _SERIALIZERS.get(object_type)
+    if serializer is None:
+        raise KeyError(f"no audit serializer registered for {object_type!r}")
+    oid = str(object_id)
+    state_digest = digest(serializer(oid))
+    AuditHead.objects.get_or_create(id=1)
+    head = AuditHead.objects.select_for_update().get(id=1)
+    created_at = timezone_now()
+    seq = head.seq + 1
+    clean_payload = json.loads(json.dumps(payload or {}, default=str))
+    new_hash = entry_hash(
+        seq, created_at, actor, role, action, object_type, oid, clean_payload, state_digest, head.entry_hash
+    )
+    entry = AuditEntry.objects.create(
+        seq=seq,
+        created_at=created_at,
+        actor=actor,
+        role=role,
+        action=action,
+        object_type=object_type,
+        object_id=oid,
+        payload=clean_payload,
+        state_digest=state_digest,
+        prev_hash=head.entry_hash,
+        entry_hash=new_hash,
+    )
+    AuditHead.objects.filter(id=1).update(seq=seq, entry_hash=new_hash)
+    return entry
+
+
+def chain_head() -> tuple[int, str]:
+    head = AuditHead.objects.filter(id=1).first()
+    return (head.seq, head.entry_hash) if head else (0, GENESIS)
+
+
+@dataclass(frozen=True)
+class Finding:
+    seq: int | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"entry #{self.seq}: {self.message}" if self.seq is not None else self.message
+
+
+def verify(batch: int = 5000) -> Iterator[Finding]:
+    """Walk the chain; yield each thing that does not hold, first the links, then the data."""
+    prev_hash, expected_seq = GENESIS, 1
+    latest: dict[tuple[str, str], AuditEntry] = {}
+    for entry in AuditEntry.objects.order_by("seq").iterator(chunk_size=batch):
+        if entry.seq != expected_seq:
+            yield Finding(entry.seq, f"sequence broken: expected #{expected_seq} (an entry was removed or inserted)")
+        if entry.prev_hash != prev_hash:
+            yield Finding(entry.seq, "does not link to the entry before it (removed, inserted or reordered)")
+        if _hash_of(entry) != entry.entry_hash:
+            yield Finding(entry.seq, "its content was altered after it was written (hash mismatch)")
+        prev_hash, expected_seq = entry.entry_hash, entry.seq + 1
+        latest[(entry.object_type, entry.object_id)] = entry
+    head_seq, head_hash = chain_head()
+    if (head_seq, head_hash) != (expected_seq - 1, prev_hash):
+        yield Finding(
+            None, f"the chain ends at #{expected_seq - 1} but its head says #{head_seq}: entries were removed"
+        )
+    for (object_type, object_id), entry in latest.items():
+        serializer = _SERIALIZERS.get(object_type)
+        if serializer is None:
+            yield Finding(entry.seq, f"unknown object type {object_type!r}")
+        elif digest(serializer(object_id)) != entry.state_digest:
+            yield Finding(entry.seq, f"{object_type} {object_id} was changed outside Tallyroom since this entry")
