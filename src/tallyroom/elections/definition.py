@@ -295,6 +295,10 @@ def _check_municipality(at: str, muni: dict[str, Any], entity_codes: set[str]) -
         )
     mayors = _items(muni, "mayor")
     yield from _duplicates(((_str(c, "name"), f"{at}.mayor[{k}].name") for k, c in mayors), "mayoral candidate")
+    # Mayoral result forms record votes by entity: one candidate per entity and municipality.
+    yield from _duplicates(
+        ((_str(c, "entity"), f"{at}.mayor[{k}].entity") for k, c in mayors), "mayoral candidate of entity"
+    )
     for k, cand in mayors:
         entity = _str(cand, "entity")
         if entity is not None and entity not in entity_codes:
