@@ -52,6 +52,10 @@ def database_config(url: str | None) -> dict[str, object]:
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;",
         }
         config["CONN_MAX_AGE"] = 0
+        # Tests use a file too (not SQLite's shared in-memory database), so concurrent test
+        # clients see real WAL locking rather than table locks.
+        name = Path(str(config["NAME"]))
+        config["TEST"] = {"NAME": str(name.with_name(f"test_{name.name}"))}
     return config
 
 

@@ -230,6 +230,11 @@ class Contest(models.Model):
     municipality = models.ForeignKey(Municipality, on_delete=models.CASCADE, related_name="contests")
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     seats = models.PositiveSmallIntegerField(_("seats"))
+    # A runoff or a repeat vote continues another contest: the runoff decides its mayoralty;
+    # a repeat vote's forms replace the annulled stations' forms in the parent's results.
+    parent = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="continuations"
+    )
     entities: models.ManyToManyField[PoliticalEntity, ContestEntity] = models.ManyToManyField(
         PoliticalEntity, through="ContestEntity", related_name="contests"
     )

@@ -7,3 +7,13 @@ class ResultsConfig(AppConfig):
     name = "tallyroom.results"
     label = "results"
     verbose_name = _("Results")
+
+    def ready(self) -> None:
+        from tallyroom.audit.chain import register
+        from tallyroom.results import audit
+
+        register("result_form", audit.form_state)
+        register("contest", audit.contest_state)
+        register("annulment", audit.annulment_state)
+        register("complaint", audit.complaint_state)
+        register("certification", audit.certification_state)

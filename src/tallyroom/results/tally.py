@@ -1,0 +1,183 @@
+"""Running totals per contest, changed in the same transaction as the forms they count.
+
+Writers lock the contests' tally rows in primary-key order before touching any total, so two
+transactions counting forms of the same contests never deadlock and never lose an update.
+A full recomputation from the counted forms must give exactly the running totals.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.db.models import Case, Count, F, Q, Sum, Value, When
+from django.db.models.functions import Coalesce
+
+from tallyroom.elections.models import Candidate, Contest
+from tallyroom.results.models import (
+    ContestTally,
+    FormKind,
+    ResultForm,
+    ResultPreference,
+    ResultVote,
+    TallyPreference,
+    TallyVote,
+)
+
+TOTAL_FIELDS = ("forms_counted", "official_counted", "registered_counted", "ballots_used", "invalid", "blank", "valid")
+
+
+def tally_ensure(contest_ids: Iterable[int]) -> None:
+    """Create the zeroed tally rows of contests that have none yet (ballot entities, list candidates)."""
+    ids = sorted(set(contest_ids))
+    missing = set(ids) - set(ContestTally.objects.filter(contest_id__in=ids).values_list("contest_id", flat=True))
+    if not missing:
+        return
+    ContestTally.objects.bulk_create([ContestTally(contest_id=c) for c in sorted(missing)], ignore_conflicts=True)
+    for contest in Contest.objects.filter(pk__in=missing).order_by("pk"):
+        entity_ids = _ballot_entity_ids(contest)
+        TallyVote.objects.bulk_create(
+            [TallyVote(contest=contest, entity_id=e) for e in entity_ids], ignore_conflicts=True
+        )
+        if contest.kind == Contest.Kind.ASSEMBLY:
+            candidates = Candidate.objects.filter(
+                municipality_id=contest.municipality_id, office=Candidate.Office.ASSEMBLY, entity_id__in=entity_ids
+            ).values_list("pk", flat=True)
+            TallyPreference.objects.bulk_create(
+                [TallyPreference(contest=contest, candidate_id=c) for c in candidates], ignore_conflicts=True
+            )
+
+
+def _ballot_entity_ids(contest: Contest) -> list[int]:
+    if contest.kind == Contest.Kind.MAYOR:
+        return list(contest.candidates.values_list("entity_id", flat=True))
+    return list(contest.entities.values_list("pk", flat=True))
+
+
+def tally_lock(contest_ids: Iterable[int]) -> None:
+    """Lock the tallies of these contests, in primary-key order (call before counting forms)."""
+    ids = sorted(set(contest_ids))
+    tally_ensure(ids)
+    list(ContestTally.objects.filter(contest_id__in=ids).order_by("pk").select_for_update().values_list("pk"))
+
+
+def tally_apply(form_ids: Sequence[int], sign: int) -> None:
+    """Add (sign=+1) or remove (sign=-1) these forms' numbers; the caller holds the tally locks."""
+    if not form_ids:
+        return
+    forms = ResultForm.objects.filter(pk__in=form_ids)
+    per_contest = forms.values("contest_id").annotate(**_form_sums()).order_by("contest_id")
+    for row in per_contest:
+        ContestTally.objects.filter(contest_id=row["contest_id"]).update(
+            **{name: F(name) + sign * (row[name] or 0) for name in TOTAL_FIELDS}
+        )
+    votes = ResultVote.objects.filter(form_id__in=form_ids).values("form__contest_id", "entity_id")
+    for row in votes.annotate(total=Sum("votes")).order_by("form__contest_id", "entity_id"):
+        TallyVote.objects.filter(contest_id=row["form__contest_id"], entity_id=row["entity_id"]).update(
+            votes=F("votes") + sign * row["total"]
+        )
+    prefs = ResultPreference.objects.filter(form_id__in=form_ids).values("form__contest_id", "candidate_id")
+    for row in prefs.annotate(total=Sum("votes")).order_by("form__contest_id", "candidate_id"):
+        TallyPreference.objects.filter(contest_id=row["form__contest_id"], candidate_id=row["candidate_id"]).update(
+            votes=F("votes") + sign * row["total"]
+        )
+
+
+def _form_sums() -> dict[str, Sum | Count]:
+    used = Coalesce(F("ballots_used"), F("valid") + F("invalid"))
+    return {
+        "forms_counted": Count("pk"),
+        "official_counted": Count("pk", filter=Q(kind=FormKind.OFFICIAL)),
+        "registered_counted": Sum(
+            Case(When(station__kind="central", then=Value(0)), default=F("station__registered_voters"))
+        ),
+        "ballots_used": Sum(used),
+        "invalid": Sum("invalid"),
+        "blank": Sum("blank"),
+        "valid": Sum("valid"),
+    }
+
+
+@dataclass(frozen=True)
+class TallyDifference:
+    contest_id: int
+    what: str
+    running: int
+    recomputed: int
+
+    def __str__(self) -> str:
+        return f"contest {self.contest_id} {self.what}: running {self.running}, recomputed {self.recomputed}"
+
+
+def tally_recompute(contest_ids: Iterable[int] | None = None, *, fix: bool = False) -> list[TallyDifference]:
+    """Recompute every total from the counted forms; list each difference (and rewrite if `fix`)."""
+    contests = (
+        ContestTally.objects.all()
+        if contest_ids is None
+        else ContestTally.objects.filter(contest_id__in=list(contest_ids))
+    )
+    ids = sorted(contests.values_list("contest_id", flat=True))
+    counted = ResultForm.objects.filter(contest_id__in=ids, counted=True)
+    fresh_totals = {row["contest_id"]: row for row in counted.values("contest_id").annotate(**_form_sums())}
+    fresh_votes: dict[tuple[int, int], int] = defaultdict(int)
+    for row in (
+        ResultVote.objects.filter(form__in=counted).values("form__contest_id", "entity_id").annotate(total=Sum("votes"))
+    ):
+        fresh_votes[(row["form__contest_id"], row["entity_id"])] = row["total"]
+    fresh_prefs: dict[tuple[int, int], int] = defaultdict(int)
+    for row in (
+        ResultPreference.objects.filter(form__in=counted)
+        .values("form__contest_id", "candidate_id")
+        .annotate(total=Sum("votes"))
+    ):
+        fresh_prefs[(row["form__contest_id"], row["candidate_id"])] = row["total"]
+
+    diffs: list[TallyDifference] = []
+    for tally in ContestTally.objects.filter(contest_id__in=ids).order_by("contest_id"):
+        fresh = fresh_totals.get(tally.contest_id, {})
+        for name in TOTAL_FIELDS:
+            if getattr(tally, name) != (fresh.get(name) or 0):
+                diffs.append(TallyDifference(tally.contest_id, name, getattr(tally, name), fresh.get(name) or 0))
+    for vote in TallyVote.objects.filter(contest_id__in=ids).order_by("contest_id", "entity_id"):
+        want = fresh_votes.pop((vote.contest_id, vote.entity_id), 0)
+        if vote.votes != want:
+            diffs.append(TallyDifference(vote.contest_id, f"votes of entity {vote.entity_id}", vote.votes, want))
+    for pref in TallyPreference.objects.filter(contest_id__in=ids).order_by("contest_id", "candidate_id"):
+        want = fresh_prefs.pop((pref.contest_id, pref.candidate_id), 0)
+        if pref.votes != want:
+            diffs.append(
+                TallyDifference(pref.contest_id, f"preferences of candidate {pref.candidate_id}", pref.votes, want)
+            )
+    for (contest_id, entity_id), want in fresh_votes.items():
+        diffs.append(TallyDifference(contest_id, f"votes of entity {entity_id} (no tally row)", 0, want))
+    if fix and diffs:
+        _rewrite(ids, fresh_totals)
+    return diffs
+
+
+def _rewrite(ids: list[int], fresh_totals: dict[int, dict[str, int]]) -> None:
+    tally_lock(ids)
+    for contest_id in ids:
+        fresh = fresh_totals.get(contest_id, {})
+        ContestTally.objects.filter(contest_id=contest_id).update(**{n: fresh.get(n) or 0 for n in TOTAL_FIELDS})
+    TallyVote.objects.filter(contest_id__in=ids).update(votes=0)
+    TallyPreference.objects.filter(contest_id__in=ids).update(votes=0)
+    counted = list(ResultForm.objects.filter(contest_id__in=ids, counted=True).values_list("pk", flat=True))
+    # Totals are already fresh; add only the votes and preferences back.
+    for row in (
+        ResultVote.objects.filter(form_id__in=counted)
+        .values("form__contest_id", "entity_id")
+        .annotate(total=Sum("votes"))
+    ):
+        TallyVote.objects.filter(contest_id=row["form__contest_id"], entity_id=row["entity_id"]).update(
+            votes=row["total"]
+        )
+    for row in (
+        ResultPreference.objects.filter(form_id__in=counted)
+        .values("form__contest_id", "candidate_id")
+        .annotate(total=Sum("votes"))
+    ):
+        TallyPreference.objects.filter(contest_id=row["form__contest_id"], candidate_id=row["candidate_id"]).update(
+            votes=row["total"]
+        )
