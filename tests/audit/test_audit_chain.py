@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 from typing import Any
 
 import pytest
@@ -43,11 +44,16 @@ def test_an_untouched_chain_verifies(chain: Election) -> None:
     assert code == 0
     assert out.startswith("OK: 5 entries")
     entries = list(AuditEntry.objects.order_by("seq"))
-    assert [e.action for e in entries] == ["election.loaded", "role.granted", "role.granted", "role.granted",
-                                           "election.replaced"]
+    assert [e.action for e in entries] == [
+        "election.loaded",
+        "role.granted",
+        "role.granted",
+        "role.granted",
+        "election.replaced",
+    ]
     assert entries[-1].payload["changes"] == ["municipalities[01].stations[0101C/01R].registered: 812 -> 900"]
     assert chain_head() == (5, entries[-1].entry_hash)
-    assert all(b.prev_hash == a.entry_hash for a, b in zip(entries, entries[1:], strict=False))
+    assert all(b.prev_hash == a.entry_hash for a, b in itertools.pairwise(entries))
 
 
 def test_a_vote_count_changed_in_the_database_is_named(chain: Election) -> None:
@@ -81,8 +87,17 @@ def test_a_deleted_last_entry_is_seen_from_the_head(chain: Election) -> None:
 def test_a_forged_entry_is_named(chain: Election) -> None:
     last = AuditEntry.objects.get(seq=5)
     AuditEntry.objects.create(
-        seq=6, created_at=last.created_at, actor="forger", role="admin", action="role.granted", object_type="role",
-        object_id="1", payload={}, state_digest=last.state_digest, prev_hash=last.entry_hash, entry_hash="f" * 64,
+        seq=6,
+        created_at=last.created_at,
+        actor="forger",
+        role="admin",
+        action="role.granted",
+        object_type="role",
+        object_id="1",
+        payload={},
+        state_digest=last.state_digest,
+        prev_hash=last.entry_hash,
+        entry_hash="f" * 64,
     )
     AuditHead.objects.update(seq=6, entry_hash="f" * 64)
     code, _, err = run_verify()
