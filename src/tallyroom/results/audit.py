@@ -15,15 +15,23 @@ def form_state(pk: str) -> Any:
     form = ResultForm.objects.filter(pk=pk).first()
     if form is None:
         return None
-    content = form_content(form).sha256() if form.state not in {"entered", "disputed"} else ""
+    return form_audit_state(form, form_content(form).sha256() if form.state not in UNWRITTEN else "")
+
+
+# An official form is created at the first blind entry; its numbers are written at verification.
+UNWRITTEN = {"entered", "disputed"}
+
+
+def form_audit_state(form: ResultForm, content_sha256: str) -> dict[str, Any]:
+    """What the chain records of a form. Whether it is counted is derived (the best accepted form of
+    its station), so it is left out; the running totals are checked by `results recompute`."""
     return {
         "station": form.station_id,
         "contest": form.contest_id,
         "kind": form.kind,
         "state": form.state,
-        "counted": form.counted,
         "version": form.version,
-        "content": content,
+        "content": content_sha256,
     }
 
 

@@ -98,7 +98,6 @@ def annulment_decide(
         forms = list(
             ResultForm.objects.select_for_update().filter(contest=contest, station__in=stations).order_by("pk")
         )
-        forms_annul(forms)
         annulment = Annulment.objects.create(
             contest=contest,
             legal_basis=legal_basis,
@@ -110,6 +109,7 @@ def annulment_decide(
             repeat_contest=repeat_contest,
         )
         annulment.stations.set(stations)
+        forms_annul(forms, actor=actor, role=role, annulment_ref=str(annulment.pk))
         audit_append(
             "annulment.decided",
             "annulment",

@@ -505,9 +505,27 @@ def _uncount(form: ResultForm) -> None:
             tally_apply([fallback.pk], +1)
 
 
-def forms_annul(forms: Sequence[ResultForm]) -> None:
-    """Void forms (caller holds the tally locks and writes the audit entry)."""
+def forms_annul(forms: Sequence[ResultForm], *, actor: str, role: str, annulment_ref: str) -> None:
+    """Void forms (the caller holds the tally locks); each gets its own chain entry."""
+    from tallyroom.audit.chain import PendingEntry, audit_append_many
+    from tallyroom.results.audit import UNWRITTEN, form_audit_state
+
     for form in forms:
         if form.counted:
             tally_apply([form.pk], -1)
     ResultForm.objects.filter(pk__in=[f.pk for f in forms]).update(state=FormState.ANNULLED, counted=False)
+    pending = []
+    for form in forms:
+        unwritten = form.state in UNWRITTEN
+        form.state = FormState.ANNULLED
+        sha = "" if unwritten else form_content(form).sha256()
+        pending.append(
+            PendingEntry(
+                "result_form.annulled",
+                FORM_TYPE,
+                str(form.pk),
+                form_audit_state(form, sha),
+                {"annulment": annulment_ref},
+            )
+        )
+    audit_append_many(pending, actor=actor, role=role)
