@@ -31,6 +31,9 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "same_day_allowance": 0.05,
     "complaint_filing_hours": 24,
     "complaint_deciding_hours": 72,
+    "quarantine_invalid_share": 0.10,
+    "quarantine_dominant_share": 0.95,
+    "quarantine_high_turnout_share": 0.90,
 }
 
 

@@ -11,12 +11,32 @@ from django.utils.timezone import now as timezone_now
 
 from tallyroom.audit.chain import audit_append, digest
 from tallyroom.elections.definition import Problem
-from tallyroom.elections.models import Contest, ContestCandidate, Municipality, PollingStation, Round
+from tallyroom.elections.models import Contest, ContestCandidate, Election, Municipality, PollingStation, Round
 from tallyroom.results.errors import ResultsError, ResultsErrorCode
-from tallyroom.results.models import Annulment, Certification, Complaint, FormState, ResultForm
+from tallyroom.results.models import Annulment, Certification, Complaint, FormKind, FormState, ResultForm
 from tallyroom.results.selectors import contest_results, open_complaints, station_statuses
 from tallyroom.results.services import _refuse_if_certified, forms_annul, result_form_send_to_recount
 from tallyroom.results.tally import tally_ensure, tally_lock
+
+
+def repeat_round_create(election: Election, *, code: str, date: dt.date, actor: str, role: str) -> Round:
+    """A round of repeat voting, for the stations annulments will name."""
+    with transaction.atomic():
+        rnd, created = Round.objects.get_or_create(
+            election=election,
+            code=code,
+            defaults={"kind": Round.Kind.REPEAT, "date": date, "name_en": f"Repeat voting {date.isoformat()}"},
+        )
+        if created:
+            audit_append(
+                "round.created",
+                "election",
+                election.code,
+                actor=actor,
+                role=role,
+                payload={"round": code, "kind": "repeat", "date": date.isoformat()},
+            )
+        return rnd
 
 
 def runoff_create(contest: Contest, *, actor: str, role: str) -> Contest:
@@ -262,11 +282,15 @@ def certification_blockers(contest: Contest) -> list[str]:
         blockers.append(f"{len(pending)} station(s) not yet accounted for")
     if held:
         blockers.append(f"{len(held)} station(s) with a quarantined form")
-    stray = ResultForm.objects.filter(
-        contest=contest, state__in=[FormState.QUARANTINED, FormState.ENTERED, FormState.DISPUTED, FormState.VERIFIED]
-    )
-    if stray.exists() and not held:
-        blockers.append(f"{stray.count()} form(s) still being entered or held")
+    # An official count still being typed, disputed or held must settle first, even where an
+    # accepted preliminary form stands in for it.
+    in_progress = ResultForm.objects.filter(
+        contest=contest,
+        kind=FormKind.OFFICIAL,
+        state__in=[FormState.QUARANTINED, FormState.ENTERED, FormState.DISPUTED, FormState.VERIFIED],
+    ).exclude(station_id__in=held)
+    if in_progress.exists():
+        blockers.append(f"{in_progress.count()} official form(s) still being entered or held")
     complaints = open_complaints(contest).count()
     if complaints:
         blockers.append(f"{complaints} open complaint(s) in the municipality")

@@ -18,7 +18,7 @@ from django.utils.timezone import now as timezone_now
 
 from tallyroom.audit.chain import audit_append
 from tallyroom.elections.definition import Problem
-from tallyroom.elections.models import Candidate, Contest, PollingStation
+from tallyroom.elections.models import Candidate, Contest, PollingStation, Round
 from tallyroom.results.content import FormContent, ballot_of, station_registered
 from tallyroom.results.errors import ResultsError, ResultsErrorCode
 from tallyroom.results.models import (
@@ -46,14 +46,23 @@ class FormOutcome:
     differences: list[str] = field(default_factory=list)
 
 
-def check_config(contest: Contest) -> CheckConfig:
-    """The quarantine thresholds for a contest, from its election's settings."""
+def check_config(contest: Contest, station: PollingStation | None = None) -> CheckConfig:
+    """The quarantine thresholds for a contest, from its election's settings.
+
+    A central counting unit (by-mail, conditional, mobile ballots) has no voter list of its own,
+    so neither the registered voters nor the turnout checks apply to it.
+    """
     settings = contest.round.election.settings
-    allowance = Fraction(str(settings.get("same_day_allowance", 0.05)))
+    defaults = CheckConfig()
+    central = station is not None and station.kind == PollingStation.Kind.CENTRAL
     return CheckConfig(
-        registered_allowance_share=allowance,
+        registered_allowance_share=Fraction(str(settings.get("same_day_allowance", 0.05))),
         max_preferences=int(settings.get("max_preferences", 1)),
+        invalid_share=Fraction(str(settings.get("quarantine_invalid_share", 0.10))),
+        dominant_share=Fraction(str(settings.get("quarantine_dominant_share", 0.95))),
+        high_turnout_share=Fraction(str(settings.get("quarantine_high_turnout_share", 0.90))),
         require_signature=False,
+        required_fields=tuple(f for f in defaults.required_fields if not (central and f == "registered")),
     )
 
 
@@ -63,7 +72,7 @@ def run_checks(form: ResultForm, content: FormContent) -> CheckReport:
     candidates = {e: [str(p) for p in positions] for e, positions in ballot.positions.items()} or None
     return check_form(
         content.station_form(station_registered(form.station)),
-        check_config(contest),
+        check_config(contest, form.station),
         choices=ballot.entities,
         candidates=candidates,
     )
@@ -325,7 +334,10 @@ def _require_station_in_contest(station: PollingStation, contest: Contest) -> No
 
 
 def _refuse_if_certified(contest: Contest) -> None:
-    if Certification.objects.filter(contest=contest, revoked_at__isnull=True).exists():
+    """A certified contest is locked, and so is a repeat vote whose results count in it."""
+    repeat = contest.parent_id is not None and contest.round.kind == Round.Kind.REPEAT
+    locked = [contest.pk, contest.parent_id] if repeat else [contest.pk]
+    if Certification.objects.filter(contest_id__in=locked, revoked_at__isnull=True).exists():
         raise ResultsError(ResultsErrorCode.CERTIFIED, "This contest's results are certified and locked.")
 
 
@@ -333,13 +345,19 @@ def _locked_form(station: PollingStation, contest: Contest, kind: str) -> Result
     return (
         ResultForm.objects.select_for_update()
         .select_related("station", "contest__round__election")
+        .defer("contest__round__election__definition")
         .filter(station=station, contest=contest, kind=kind)
         .first()
     )
 
 
 def _relock(form: ResultForm) -> ResultForm:
-    return ResultForm.objects.select_for_update().select_related("station", "contest__round__election").get(pk=form.pk)
+    return (
+        ResultForm.objects.select_for_update()
+        .select_related("station", "contest__round__election")
+        .defer("contest__round__election__definition")
+        .get(pk=form.pk)
+    )
 
 
 def _content_of(data: Mapping[str, Any]) -> FormContent:

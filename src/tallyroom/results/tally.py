@@ -15,6 +15,7 @@ from django.db.models import Case, Count, F, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 
 from tallyroom.elections.models import Candidate, Contest
+from tallyroom.results.fastsql import add_to_counts
 from tallyroom.results.models import (
     ContestTally,
     FormKind,
@@ -72,16 +73,20 @@ def tally_apply(form_ids: Sequence[int], sign: int) -> None:
         ContestTally.objects.filter(contest_id=row["contest_id"]).update(
             **{name: F(name) + sign * (row[name] or 0) for name in TOTAL_FIELDS}
         )
-    votes = ResultVote.objects.filter(form_id__in=form_ids).values("form__contest_id", "entity_id")
-    for row in votes.annotate(total=Sum("votes")).order_by("form__contest_id", "entity_id"):
-        TallyVote.objects.filter(contest_id=row["form__contest_id"], entity_id=row["entity_id"]).update(
-            votes=F("votes") + sign * row["total"]
-        )
-    prefs = ResultPreference.objects.filter(form_id__in=form_ids).values("form__contest_id", "candidate_id")
-    for row in prefs.annotate(total=Sum("votes")).order_by("form__contest_id", "candidate_id"):
-        TallyPreference.objects.filter(contest_id=row["form__contest_id"], candidate_id=row["candidate_id"]).update(
-            votes=F("votes") + sign * row["total"]
-        )
+    votes = ResultVote.objects.filter(form_id__in=form_ids).values_list("form__contest_id", "entity_id")
+    add_to_counts(
+        TallyVote,
+        "votes",
+        ("contest", "entity"),
+        [(sign * total, c, e) for c, e, total in votes.annotate(total=Sum("votes")).order_by()],
+    )
+    prefs = ResultPreference.objects.filter(form_id__in=form_ids).values_list("form__contest_id", "candidate_id")
+    add_to_counts(
+        TallyPreference,
+        "votes",
+        ("contest", "candidate"),
+        [(sign * total, c, p) for c, p, total in prefs.annotate(total=Sum("votes")).order_by()],
+    )
 
 
 def _form_sums() -> dict[str, Sum | Count]:
