@@ -1,0 +1,42 @@
+"""Shared by the benchmarks: the machine's facts and writing one section of BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS = ROOT / "BENCHMARKS.md"
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (
+        f"{os.cpu_count()} CPU(s), {cpu}; {platform.platform()}; Python {platform.python_version()}; "
+        f"load average at the end {load}"
+    )
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def write_section(title: str, body: str) -> None:
+    """Replace the `## title` section of BENCHMARKS.md (or append it)."""
+    text = BENCHMARKS.read_text("utf-8") if BENCHMARKS.exists() else "# Benchmarks\n"
+    section = f"## {title}\n\n{body.strip()}\n"
+    pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
+    found = pattern.search(text)
+    text = pattern.sub(lambda _m: section + "\n", text) if found else text.rstrip() + "\n\n" + section
+    BENCHMARKS.write_text(text.rstrip() + "\n", "utf-8")
