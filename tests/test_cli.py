@@ -125,6 +125,18 @@ def test_demo_serves_the_2013_election_over_http(scratch_db: str, tmp_path: Path
         assert len(north) == 4
         with urllib.request.urlopen(f"{base}/sq/elections/ks-2013-local/", timeout=10) as page:  # noqa: S310
             assert "Komunat" in page.read().decode()
+        # The count ends in the real outcome: Prishtina's mayor elected in the runoff...
+        prishtina = get_json(f"{base}/api/v1/results/19")["contests"]
+        runoff = next(c for c in prishtina if c["contest"]["round_kind"] == "runoff")
+        assert (runoff["status"], runoff["mayor"]["elected"]) == ("certified", "SHPEND AHMETI")
+        first = next(c for c in prishtina if c["contest"]["kind"] == "mayor" and c["contest"]["round_kind"] == "first")
+        assert first["mayor"]["status"] == "runoff"
+        # ...and North Mitrovica's attacked centre annulled, its vote repeated and counted.
+        north = get_json(f"{base}/api/v1/results/38")["contests"]
+        assembly = next(c for c in north if c["contest"]["kind"] == "assembly")
+        assert assembly["repeat_voting"][0]["date"] == "2013-11-17"
+        assert assembly["status"] == "certified"
+        assert sum(assembly["assembly"]["seats"].values()) == 19
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -78,3 +78,10 @@ def test_public_page_in_each_language(
 def test_admin_is_translated(client: Client, prefix: str, text: str) -> None:
     html = client.get(f"{prefix}/admin/login/").content.decode()
     assert text in html
+
+
+@pytest.mark.django_db
+def test_the_site_stylesheet_is_served(client: Client) -> None:
+    response = client.get("/static/tallyroom/site.css")
+    assert response.status_code == 200
+    assert b"--accent" in b"".join(response.streaming_content)  # type: ignore[attr-defined]

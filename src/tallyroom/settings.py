@@ -140,6 +140,7 @@ USE_TZ = True
 TIME_ZONE = "UTC"
 
 STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 # Unset: WhiteNoise serves straight from the apps' static folders (no collectstatic step needed).
 STATIC_ROOT = os.environ.get("TALLYROOM_STATIC_ROOT") or None
 STORAGES = {

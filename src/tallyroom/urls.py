@@ -11,6 +11,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
 urlpatterns += i18n_patterns(
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("election-day/", include("tallyroom.polling.urls")),
+    path("count/", include("tallyroom.results.urls")),
     path("", include("tallyroom.publish.urls")),
     prefix_default_language=False,
 )

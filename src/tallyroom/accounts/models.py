@@ -64,3 +64,55 @@ class RoleAssignment(models.Model):
     def __str__(self) -> str:
         scope = self.station or self.municipality or self.election
         return f"{self.user} {self.role} @ {scope}"
+
+
+class DeviceToken(models.Model):
+    """A station device's key: one chair, one station, one round. Only the SHA-256 of the token is
+    kept; the token itself is shown once, when issued."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="device_tokens")
+    station = models.ForeignKey(PollingStation, on_delete=models.PROTECT, related_name="+")
+    round = models.ForeignKey("elections.Round", on_delete=models.PROTECT, related_name="+")
+    token_sha256 = models.CharField(_("token SHA-256"), max_length=64, unique=True)
+    label = models.CharField(_("label"), max_length=100, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    expires_at = models.DateTimeField(_("expires at"))
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # Telemetry, not state: not covered by the audit chain.
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+        verbose_name = _("device token")
+        verbose_name_plural = _("device tokens")
+
+    def __str__(self) -> str:
+        return f"device token #{self.pk} ({self.station_id})"
+
+
+class IdempotentRequest(models.Model):
+    """A submission's client key and the answer it got, so a retry gets the same answer and writes
+    nothing. Only successful answers are kept: a refused submission leaves no row."""
+
+    actor = models.CharField(_("actor"), max_length=80)
+    key = models.CharField(_("client key"), max_length=200)
+    scope = models.CharField(_("scope"), max_length=80)
+    request_sha256 = models.CharField(_("request SHA-256"), max_length=64)
+    status_code = models.PositiveSmallIntegerField(_("status code"), default=0)
+    response = models.JSONField(_("response"), default=dict)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("idempotent request")
+        verbose_name_plural = _("idempotent requests")
+        constraints = [models.UniqueConstraint(fields=["actor", "key"], name="idempotent_request_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.actor} {self.key}"

@@ -19,6 +19,17 @@ class ErrorCode(StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     TOO_LARGE = "too_large"
     THROTTLED = "throttled"
+    INVALID_TRANSITION = "invalid_transition"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    # results (see tallyroom.results.errors.ResultsErrorCode)
+    INVALID_FORM = "invalid_form"
+    FORM_EXISTS = "form_exists"
+    WRONG_STATE = "wrong_state"
+    SAME_CLERK = "same_clerk"
+    CERTIFIED = "certified"
+    NOT_READY = "not_ready"
+    STALE = "stale"
 
 
 class ApiError(Exception):

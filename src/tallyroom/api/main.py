@@ -30,7 +30,9 @@ def _validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpRe
         loc = [str(p) for p in err.get("loc", ())]
         details.append({"field": ".".join(loc), "message": str(err.get("msg", "invalid"))})
     if any(d["message"].startswith("JSON decode error") or "json" in d["field"].lower() for d in details):
-        return error_response(ApiError(400, ErrorCode.MALFORMED_JSON, "The request body is not valid JSON."))
+        return error_response(
+            ApiError(400, ErrorCode.MALFORMED_JSON, "Cannot parse the request body: it is not valid JSON.")
+        )
     first = details[0] if details else {"field": "", "message": "invalid input"}
     message = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
     if len(details) > 1:
@@ -59,9 +61,15 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         413: ErrorCode.TOO_LARGE,
         429: ErrorCode.THROTTLED,
     }
+    if exc.status_code == 400 and "parse" in str(exc).lower():
+        return error_response(
+            ApiError(400, ErrorCode.MALFORMED_JSON, "Cannot parse the request body: it is not valid JSON.")
+        )
     return error_response(ApiError(exc.status_code, codes.get(exc.status_code, ErrorCode.INVALID_INPUT), str(exc)))
 
 
 from tallyroom.api import elections as _elections  # noqa: E402  (routers register on import)
 
 api.add_router("", _elections.router)
+api.add_router("", "tallyroom.api.polling.router")
+api.add_router("", "tallyroom.api.results.router")

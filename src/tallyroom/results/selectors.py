@@ -110,6 +110,10 @@ def contest_results(contest: Contest) -> dict[str, Any]:
             "ballots_cast": totals["ballots_used"] or 0,
         },
         "choices": [{**row, "share": _share(row["votes"], valid)} for row in votes],
+        "repeat_voting": [
+            {"round": c.round.code, "date": c.round.date.isoformat(), "stations": contest_scope(c).count()}
+            for c in contests[1:]
+        ],
         "outstanding": {
             "registered_voters": outstanding,
             "central_units": central_outstanding,

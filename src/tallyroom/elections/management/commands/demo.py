@@ -13,6 +13,8 @@ from tallyroom.elections.definition import read_file
 from tallyroom.elections.demo import demo_path
 from tallyroom.elections.models import Election
 from tallyroom.elections.services import election_load
+from tallyroom.polling.demo import replay_election_day
+from tallyroom.results.demo import replay_count
 
 
 class Command(BaseCommand):
@@ -39,6 +41,9 @@ class Command(BaseCommand):
         self.stdout.write("\nDemo accounts (user / password / role / scope):")
         for acc in accounts:
             self.stdout.write(f"  {acc.username:<9} {acc.password:<14} {acc.role} ({acc.scope})")
+        self.stdout.write("\n" + replay_election_day(election).line())
+        self.stdout.write("Counting the results (first run: about a minute)...")
+        self.stdout.write(str(replay_count(election)))
         url = f"http://{options['host']}:{options['port']}"
         self.stdout.write(f"\nPublic site {url}/   API {url}/api/v1/docs   Admin {url}/admin/")
         if not options["no_serve"]:
