@@ -21,9 +21,18 @@ pytestmark = pytest.mark.django_db
 def form(station: str = "0101C/01R", votes: dict[str, int] | None = None, **extra: Any) -> dict[str, Any]:
     votes = votes or {"BLUE": 300, "GREEN": 200}
     used = sum(v for v in votes.values() if isinstance(v, int)) + 3
-    return {"station": station, "contest": "assembly", "votes": votes, "invalid": 3, "signatures": used,
-            "ballots_received": 832, "ballots_used": used, "ballots_unused": 832 - used - 2, "ballots_spoiled": 2,
-            **extra}
+    return {
+        "station": station,
+        "contest": "assembly",
+        "votes": votes,
+        "invalid": 3,
+        "signatures": used,
+        "ballots_received": 832,
+        "ballots_used": used,
+        "ballots_unused": 832 - used - 2,
+        "ballots_spoiled": 2,
+        **extra,
+    }
 
 
 @pytest.fixture
@@ -64,8 +73,9 @@ def test_chair_submits_once_and_a_retry_replays_the_answer(users: dict[str, User
     assert again["Idempotent-Replayed"] == "true"
     assert again.json() == first.json()
     assert db_counts() == before
-    reused = post(chair, "/api/v1/result-forms", form(votes={"BLUE": 1, "GREEN": 1}),
-                  **{"Idempotency-Key": "form-0101C-01R-a"})
+    reused = post(
+        chair, "/api/v1/result-forms", form(votes={"BLUE": 1, "GREEN": 1}), **{"Idempotency-Key": "form-0101C-01R-a"}
+    )
     assert reused.status_code == 409
     assert reused.json()["code"] == "idempotency_key_reused"
     other = post(chair, "/api/v1/result-forms", form(votes={"BLUE": 301, "GREEN": 199}, client_key="form-other-key"))
@@ -114,16 +124,56 @@ ENDPOINTS = {
 }
 # Expected status per role: who may do what (accounts' role matrix, results rows).
 MATRIX = {
-    "submit": {"admin": 201, "official": 201, "chair": 201, "clerk": 403, "auditor": 403, "panel": 403,
-               "observer": 403, "anonymous": 401},
-    "entry": {"admin": 201, "official": 403, "chair": 403, "clerk": 201, "auditor": 403, "panel": 403,
-              "observer": 403, "anonymous": 401},
-    "bulk": {"admin": 200, "official": 403, "chair": 403, "clerk": 403, "auditor": 403, "panel": 403,
-             "observer": 403, "anonymous": 401},
-    "queue": {"admin": 200, "official": 403, "chair": 403, "clerk": 403, "auditor": 200, "panel": 403,
-              "observer": 403, "anonymous": 401},
-    "results": {"admin": 200, "official": 200, "chair": 200, "clerk": 200, "auditor": 200, "panel": 200,
-                "observer": 200, "anonymous": 200},
+    "submit": {
+        "admin": 201,
+        "official": 201,
+        "chair": 201,
+        "clerk": 403,
+        "auditor": 403,
+        "panel": 403,
+        "observer": 403,
+        "anonymous": 401,
+    },
+    "entry": {
+        "admin": 201,
+        "official": 403,
+        "chair": 403,
+        "clerk": 201,
+        "auditor": 403,
+        "panel": 403,
+        "observer": 403,
+        "anonymous": 401,
+    },
+    "bulk": {
+        "admin": 200,
+        "official": 403,
+        "chair": 403,
+        "clerk": 403,
+        "auditor": 403,
+        "panel": 403,
+        "observer": 403,
+        "anonymous": 401,
+    },
+    "queue": {
+        "admin": 200,
+        "official": 403,
+        "chair": 403,
+        "clerk": 403,
+        "auditor": 200,
+        "panel": 403,
+        "observer": 403,
+        "anonymous": 401,
+    },
+    "results": {
+        "admin": 200,
+        "official": 200,
+        "chair": 200,
+        "clerk": 200,
+        "auditor": 200,
+        "panel": 200,
+        "observer": 200,
+        "anonymous": 200,
+    },
 }
 
 
@@ -135,8 +185,11 @@ def test_results_role_matrix(users: dict[str, User], endpoint: str, role: str) -
     if method == "get":
         response = client.get(url)
     elif endpoint == "bulk":
-        response = post(client, url, {"election": "test-2025", "forms": [
-            {"station": "0101C/01R", "contest": "assembly", "form": form()}]})
+        response = post(
+            client,
+            url,
+            {"election": "test-2025", "forms": [{"station": "0101C/01R", "contest": "assembly", "form": form()}]},
+        )
     else:
         response = post(client, url, form(), **{"Idempotency-Key": f"matrix-{role}-{endpoint}"})
     assert response.status_code == MATRIX[endpoint][role], (role, endpoint, response.content[:300])
@@ -145,7 +198,7 @@ def test_results_role_matrix(users: dict[str, User], endpoint: str, role: str) -
 def test_blind_entry_then_results_over_the_api(users: dict[str, User], small_election: Election) -> None:
     second_clerk = user_create_or_reset("clerk-2", "x" * 16)
     user_grant_role(second_clerk, small_election, Role.CLERK)
-    body = {k: v for k, v in form().items()}
+    body = form()
     first = post(as_user(users["clerk"]), "/api/v1/result-forms/entries", body)
     assert first.json()["outcome"] == "entered"
     second = post(as_user(second_clerk), "/api/v1/result-forms/entries", body)
@@ -158,18 +211,26 @@ def test_blind_entry_then_results_over_the_api(users: dict[str, User], small_ele
 
 
 def test_auditor_decides_over_the_api_and_a_second_decision_is_409(users: dict[str, User]) -> None:
-    held = post(as_user(users["chair"]), "/api/v1/result-forms", form(votes={"BLUE": 490, "GREEN": 10}),
-                **{"Idempotency-Key": "held-form-0001"}).json()
+    held = post(
+        as_user(users["chair"]),
+        "/api/v1/result-forms",
+        form(votes={"BLUE": 490, "GREEN": 10}),
+        **{"Idempotency-Key": "held-form-0001"},
+    ).json()
     assert held["outcome"] == "quarantined"
     assert [f["check"] for f in held["flags"]] == ["dominant_choice"]
     queue = as_user(users["auditor"]).get("/api/v1/quarantine?election=test-2025&check=dominant_choice").json()
     assert [i["id"] for i in queue["items"]] == [held["id"]]
-    ok = post(as_user(users["auditor"]), f"/api/v1/result-forms/{held['id']}/decision",
-              {"decision": "accept", "reason": "a one-party village"})
+    ok = post(
+        as_user(users["auditor"]),
+        f"/api/v1/result-forms/{held['id']}/decision",
+        {"decision": "accept", "reason": "a one-party village"},
+    )
     assert ok.status_code == 200
     assert ok.json()["state"] == "accepted"
-    late = post(as_user(users["admin"]), f"/api/v1/result-forms/{held['id']}/decision",
-                {"decision": "exclude", "reason": "no"})
+    late = post(
+        as_user(users["admin"]), f"/api/v1/result-forms/{held['id']}/decision", {"decision": "exclude", "reason": "no"}
+    )
     assert late.status_code == 409
     assert late.json()["code"] == "wrong_state"
     assert ResultForm.objects.get().counted

@@ -159,8 +159,15 @@ def test_the_api_folds_a_repeat_vote_into_the_contest_it_repeats(small_election:
     assembly = Contest.objects.get(municipality__code="01", kind="assembly")
     submit(assembly, "0101C/01R", {"BLUE": 300, "GREEN": 200})
     repeat_round = Round.objects.create(election=small_election, code="rep", kind="repeat", date=dt.date(2025, 10, 26))
-    annulment = annulment_decide(contest=assembly, stations=[PollingStation.objects.get(code="0102B/01R")],
-                                 legal_basis="b", reason="r", actor="cec", role="admin", repeat_round=repeat_round)
+    annulment = annulment_decide(
+        contest=assembly,
+        stations=[PollingStation.objects.get(code="0102B/01R")],
+        legal_basis="b",
+        reason="r",
+        actor="cec",
+        role="admin",
+        repeat_round=repeat_round,
+    )
     assert annulment.repeat_contest is not None
     submit(annulment.repeat_contest, "0102B/01R", {"BLUE": 100, "GREEN": 90})
     body = Client().get("/api/v1/results/01").json()

@@ -232,9 +232,7 @@ class Contest(models.Model):
     seats = models.PositiveSmallIntegerField(_("seats"))
     # A runoff or a repeat vote continues another contest: the runoff decides its mayoralty;
     # a repeat vote's forms replace the annulled stations' forms in the parent's results.
-    parent = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="continuations"
-    )
+    parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="continuations")
     entities: models.ManyToManyField[PoliticalEntity, ContestEntity] = models.ManyToManyField(
         PoliticalEntity, through="ContestEntity", related_name="contests"
     )
