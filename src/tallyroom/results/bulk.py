@@ -29,7 +29,7 @@ from tallyroom.results.models import (
     ResultPreference,
     ResultVote,
 )
-from tallyroom.results.services import FORM_TYPE, _candidate_ids, _entity_ids, check_config
+from tallyroom.results.services import FORM_TYPE, _candidate_ids, _entity_ids, check_config, copy_counts
 from tallyroom.results.tally import tally_apply, tally_lock
 from tallyroom.rules.checks import check_form
 
@@ -212,21 +212,8 @@ def _store(
             kind=kind,
             submitted_by=actor,
             state=FormState.QUARANTINED if report.failures else FormState.ACCEPTED,
-            valid=content.valid,
-            content_sha256=content.sha256(),
-            committee_signed=content.committee_signed,
         )
-        for name in (
-            "signatures",
-            "ballots_received",
-            "ballots_used",
-            "ballots_unused",
-            "ballots_spoiled",
-            "invalid",
-            "blank",
-            "conditional",
-        ):
-            setattr(form, name, getattr(content, name))
+        copy_counts(form, content)
         forms.append(form)
     ResultForm.objects.bulk_create(forms, batch_size=2000)
     vote_rows: list[tuple[int, int, int]] = []

@@ -22,6 +22,7 @@ from tallyroom.elections.models import Candidate, Contest, PollingStation, Round
 from tallyroom.results.content import FormContent, ballot_of, station_registered
 from tallyroom.results.errors import ResultsError, ResultsErrorCode
 from tallyroom.results.models import (
+    COUNT_FIELDS,
     AuditorDecision,
     Certification,
     DataEntry,
@@ -400,21 +401,16 @@ def form_content(form: ResultForm) -> FormContent:
     )
 
 
-def _write_content(form: ResultForm, content: FormContent, state: str) -> None:
-    for name in (
-        "signatures",
-        "ballots_received",
-        "ballots_used",
-        "ballots_unused",
-        "ballots_spoiled",
-        "invalid",
-        "blank",
-        "conditional",
-        "committee_signed",
-    ):
+def copy_counts(form: ResultForm, content: FormContent) -> None:
+    """Put a content's numbers on a form row (not saved): the one place both write paths use."""
+    for name in (*COUNT_FIELDS, "committee_signed"):
         setattr(form, name, getattr(content, name))
     form.valid = content.valid
     form.content_sha256 = content.sha256()
+
+
+def _write_content(form: ResultForm, content: FormContent, state: str) -> None:
+    copy_counts(form, content)
     form.state = state
     form.counted = False
     form.save()
