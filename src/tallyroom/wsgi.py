@@ -1,8 +1,18 @@
-"""WSGI entry point for production servers (gunicorn, granian)."""
+"""WSGI entry point for production servers (gunicorn, granian).
+
+Public pages and open data come from the newest published snapshot when there is one
+(`tallyroom.publish.serving`); set TALLYROOM_SERVE_SNAPSHOTS=0 to always render them live.
+"""
 
 import os
 
+from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tallyroom.settings")
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+application = django_application
+if os.environ.get("TALLYROOM_SERVE_SNAPSHOTS", "1") != "0":
+    from tallyroom.publish.serving import SnapshotServer
+
+    application = SnapshotServer(django_application, settings.TALLYROOM_SNAPSHOT_ROOT)  # type: ignore[assignment]

@@ -7,3 +7,9 @@ class PublishConfig(AppConfig):
     name = "tallyroom.publish"
     label = "publish"
     verbose_name = _("Publish")
+
+    def ready(self) -> None:
+        from tallyroom.audit.chain import register
+        from tallyroom.publish.services import publication_state
+
+        register("publication", publication_state)

@@ -1,0 +1,135 @@
+"""Which municipalities' public pages a stretch of the audit chain touched.
+
+The publisher reads the chain instead of asking writers to mark pages dirty, so a form's transaction
+never waits on publication. Kinds of rows the public never sees (tokens, roles, observers) touch
+nothing; a kind this module does not know touches everything, which is slow but never stale.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.db.models import Model, QuerySet
+
+from tallyroom.audit.models import AuditEntry
+from tallyroom.elections.models import Contest
+from tallyroom.polling.models import Incident, StationEvent, TurnoutReport
+from tallyroom.publish.models import MunicipalityChange
+from tallyroom.results.models import Annulment, Certification, ResultForm
+
+CHUNK = 5000
+
+# object_type -> (model, the lookup from that model to its municipality's id)
+_LOOKUPS: dict[str, tuple[type[Model], str]] = {
+    "result_form": (ResultForm, "station__municipality_id"),
+    "contest": (Contest, "municipality_id"),
+    "annulment": (Annulment, "contest__municipality_id"),
+    "certification": (Certification, "contest__municipality_id"),
+    "station_event": (StationEvent, "station__municipality_id"),
+    "turnout_report": (TurnoutReport, "station__municipality_id"),
+    "incident": (Incident, "municipality_id"),
+}
+# Not shown on public pages: a change to these needs no new snapshot.
+PRIVATE = frozenset(
+    {
+        "publication",
+        "device_token",
+        "role",
+        "observer_organisation",
+        "observer",
+        "deployment",
+        "withdrawal",
+        "incident_photo",
+        "complaint",
+        "login",
+        "user",
+    }
+)
+
+
+@dataclass
+class Changes:
+    municipalities: dict[int, tuple[int, dt.datetime]] = field(default_factory=dict)  # id -> (seq, when)
+    everything: bool = False
+    public: bool = False  # anything a reader can see changed
+    latest: dt.datetime | None = None
+
+    def touch(self, municipality_id: int, seq: int, when: dt.datetime) -> None:
+        old = self.municipalities.get(municipality_id)
+        if old is None or old[0] < seq:
+            self.municipalities[municipality_id] = (seq, when)
+
+
+def changes_between(after_seq: int, upto_seq: int) -> Changes:
+    """Read audit entries (after_seq, upto_seq] and map each to the municipalities it touches."""
+    changes = Changes()
+    pending: dict[str, list[tuple[int, int, dt.datetime]]] = defaultdict(list)
+    rows = (
+        AuditEntry.objects.filter(seq__gt=after_seq, seq__lte=upto_seq)
+        .order_by("seq")
+        .values_list("seq", "created_at", "object_type", "object_id")
+    )
+    for seq, when, object_type, object_id in rows.iterator(chunk_size=CHUNK):
+        if object_type in PRIVATE:
+            continue
+        changes.public = True
+        changes.latest = when
+        if object_type == "polling_batch" or (object_type in _LOOKUPS and object_id.isdigit()):
+            pending[object_type].append((int(object_id), seq, when))
+        else:
+            changes.everything = True
+    for object_type, items in pending.items():
+        for chunk in _chunks(items):
+            where = _municipalities_of(object_type, [i for i, _, _ in chunk])
+            for pk, at_seq, at in chunk:
+                for municipality_id in where.get(pk, set()):
+                    changes.touch(municipality_id, at_seq, at)
+    return changes
+
+
+def _municipalities_of(object_type: str, ids: list[int]) -> dict[int, set[int]]:
+    out: dict[int, set[int]] = defaultdict(set)
+    if object_type == "polling_batch":
+        batched: list[QuerySet[Model]] = [
+            StationEvent.objects.filter(batch_id__in=ids),
+            TurnoutReport.objects.filter(batch_id__in=ids),
+        ]
+        for qs in batched:
+            for batch_id, municipality_id in _values(qs, "batch_id", "station__municipality_id"):
+                out[batch_id].add(municipality_id)
+        return out
+    model, lookup = _LOOKUPS[object_type]
+    for pk, municipality_id in _values(model._default_manager.filter(pk__in=ids), "pk", lookup):
+        out[pk].add(municipality_id)
+    return out
+
+
+def _values(qs: QuerySet[Model], key: str, lookup: str) -> Iterable[tuple[int, int]]:
+    return qs.values_list(key, lookup).distinct()
+
+
+def _chunks(items: list[tuple[int, int, dt.datetime]]) -> Iterable[list[tuple[int, int, dt.datetime]]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+def municipality_changes_record(changes: Changes) -> None:
+    """Remember each municipality's latest change for the pages' "last updated" (newest wins)."""
+    if not changes.municipalities:
+        return
+    current = dict(
+        MunicipalityChange.objects.filter(municipality_id__in=changes.municipalities).values_list(
+            "municipality_id", "audit_seq"
+        )
+    )
+    rows = [
+        MunicipalityChange(municipality_id=mid, audit_seq=seq, changed_at=when)
+        for mid, (seq, when) in changes.municipalities.items()
+        if current.get(mid, -1) < seq
+    ]
+    MunicipalityChange.objects.bulk_create(
+        rows, update_conflicts=True, unique_fields=["municipality"], update_fields=["audit_seq", "changed_at"]
+    )

@@ -1,0 +1,74 @@
+"""Reading the audit chain for what a new snapshot must re-render, and the live publisher loop."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import transaction
+
+from tallyroom.audit.chain import audit_append, chain_head
+from tallyroom.elections.models import Municipality
+from tallyroom.publish.changes import changes_between
+from tallyroom.publish.publisher import publisher_run
+from tallyroom.publish.services import current_snapshot
+from tallyroom.publish.snapshot import Written
+from tests.publish.snapshots_helpers import count_form, use_tmp_publication
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_form_touches_its_own_municipality_only(small_election: Any) -> None:
+    start, _ = chain_head()
+    count_form("3801A/02R", "assembly", {"CIV": 250}, registered=688)
+    changes = changes_between(start, chain_head()[0])
+    north = Municipality.objects.get(code="38")
+    assert set(changes.municipalities) == {north.pk}
+    assert changes.public and not changes.everything
+
+
+@pytest.fixture
+def serializers() -> Iterator[dict[str, Any]]:
+    from tallyroom.audit import chain
+
+    saved = dict(chain._SERIALIZERS)
+    yield chain._SERIALIZERS
+    chain._SERIALIZERS.clear()
+    chain._SERIALIZERS.update(saved)
+
+
+def test_private_rows_need_no_snapshot_and_unknown_kinds_need_everything(
+    small_election: Any, serializers: dict[str, Any]
+) -> None:
+    from tallyroom.audit import chain
+
+    start, _ = chain_head()
+    chain.register("mystery", lambda pk: {"pk": pk})
+    chain.register("device_token", lambda pk: {"pk": pk})
+    with transaction.atomic():
+        audit_append("issue", "device_token", 1)
+    private = changes_between(start, chain_head()[0])
+    assert not private.public and private.municipalities == {}
+    with transaction.atomic():
+        audit_append("create", "mystery", 7)
+    unknown = changes_between(start, chain_head()[0])
+    assert unknown.public and unknown.everything
+
+
+def test_the_publisher_publishes_once_the_chain_is_quiet(small_election: Any, settings: Any, tmp_path: Path) -> None:
+    root = use_tmp_publication(settings, tmp_path)
+    count_form("0101C/01R", "mayor", {"BLUE": 300, "IND-ARBEN": 200})
+    published: list[Written] = []
+    publisher_run(
+        root,
+        debounce=0,
+        poll=0,
+        should_stop=lambda: bool(published),
+        on_publish=published.append,
+        recycle_connections=False,
+    )
+    assert len(published) == 1
+    assert current_snapshot(root) == published[0].folder
+    assert published[0].audit_seq >= 2
