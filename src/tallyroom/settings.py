@@ -150,6 +150,12 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 MEDIA_ROOT = Path(os.environ.get("TALLYROOM_MEDIA_ROOT", DATA_DIR / "media"))
 
+# Publication: signed static snapshots of the public site, the newest served to readers.
+TALLYROOM_SIGNING_KEY = Path(os.environ.get("TALLYROOM_SIGNING_KEY", DATA_DIR / "tallyroom-signing-key.pem"))
+TALLYROOM_SNAPSHOT_ROOT = Path(os.environ.get("TALLYROOM_SNAPSHOT_ROOT", DATA_DIR / "snapshots"))
+TALLYROOM_PUBLISH_DEBOUNCE = float(os.environ.get("TALLYROOM_PUBLISH_DEBOUNCE", "1.0"))
+TALLYROOM_SNAPSHOTS_KEEP = int(os.environ.get("TALLYROOM_SNAPSHOTS_KEEP", "0"))  # 0: keep every snapshot
+
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = _env_bool("TALLYROOM_SECURE_COOKIES", False)
