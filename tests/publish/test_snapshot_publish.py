@@ -152,3 +152,24 @@ def test_incremental_publication_renders_only_what_changed(small_election: Any, 
     assert snapshot_check(first.folder, pem) == [] and snapshot_check(second.folder, pem) == []
     assert Publication.objects.count() == 2
     assert list(verify()) == []
+
+
+def test_earlier_snapshots_are_listed_and_their_files_served(small_election: Any, root: Path) -> None:
+    first = snapshot_publish(root)
+    count_form("0101C/01R", "assembly", {"BLUE": 300, "GREEN": 200})
+    second = snapshot_publish(root)
+    assert first is not None and second is not None
+    client = Client()
+    listing = client.get("/snapshots/")
+    assert listing.status_code == 200
+    text = listing.content.decode()
+    assert first.name in text and second.name in text and first.manifest_sha256 in text
+    manifest = client.get(f"/snapshots/{first.name}/manifest.json")
+    assert manifest.status_code == 200
+    assert json.loads(b"".join(manifest.streaming_content))["audit_head"]["seq"] == first.audit_seq  # type: ignore[attr-defined]
+    page = client.get(f"/snapshots/{first.name}/sq/")
+    assert b"".join(page.streaming_content) == (first.folder / "sq" / "index.html").read_bytes()  # type: ignore[attr-defined]
+    assert client.get(f"/snapshots/{first.name}/../../etc/passwd").status_code == 404
+    assert client.get("/snapshots/.lock/").status_code == 404
+    key = client.get("/publication-key.pem")
+    assert key.content == (second.folder / "publication-key.pem").read_bytes()
