@@ -33,6 +33,7 @@ from tallyroom.audit.chain import chain_head
 from tallyroom.elections.models import Election, Municipality, PollingStation
 from tallyroom.publish import signing
 from tallyroom.publish.files import FORMAT, MANIFEST, PUBLIC_KEY, SIGNATURE, file_name
+from tallyroom.publish.opendata import FILE_NAMES
 from tallyroom.publish.slugs import station_slug
 
 
@@ -90,15 +91,17 @@ def site_items() -> list[Item]:
             items += _paths([_url("publish:home")])
             for election in elections:
                 items += _paths([_url("publish:election", election.code)])
+                items += _paths([_url("integrity:election", election.code)])
                 for pk, code in municipalities.get(election.pk, []):
                     items += _paths([_url("publish:municipality", election.code, code)], pk)
                     slugs = [station_slug(s) for s in stations.get(pk, [])]
                     items += _paths([_url("publish:station", election.code, slug) for slug in slugs], pk)
+    items += _paths([_url("data:elections")])
+    formats = [str(fmt) for fmt in FILE_NAMES]
     for election in elections:
-        items += _paths([_url(n, election.code) for n in ("data:index", "data:csv", "data:json", "data:cdf")])
+        items += _paths([_url("data:index", election.code), *(_url(f"data:{f}", election.code) for f in formats)])
         for pk, code in municipalities.get(election.pk, []):
-            names = ("data:municipality-csv", "data:municipality-json", "data:municipality-cdf")
-            items += _paths([_url(n, election.code, code) for n in names], pk)
+            items += _paths([_url(f"data:municipality-{f}", election.code, code) for f in formats], pk)
     return items
 
 
