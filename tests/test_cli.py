@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import os
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,6 +57,23 @@ def get_json(url: str) -> dict[str, object]:
     with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback only
         data: dict[str, object] = json.load(response)
         return data
+
+
+def demo_sign_in(base: str, username: str, password: str, code: subprocess.CompletedProcess[str]) -> str:
+    """Password, then the second factor, as a browser would (cookies, CSRF token); the admin's page."""
+    assert code.returncode == 0, code.stderr
+    jar = http.cookiejar.CookieJar()
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    browser.open(f"{base}/accounts/login/", timeout=10).read()
+    csrf = next(c.value for c in jar if c.name == "csrftoken")
+    form = {"username": username, "password": password, "next": "/admin/", "csrfmiddlewaretoken": csrf}
+    with browser.open(f"{base}/accounts/login/", urllib.parse.urlencode(form).encode(), timeout=10) as page:
+        assert "/accounts/two-factor/" in page.url  # the password alone is not enough
+    csrf = next(c.value for c in jar if c.name == "csrftoken")
+    form = {"otp_token": code.stdout.strip(), "next": "/admin/", "csrfmiddlewaretoken": csrf}
+    with browser.open(f"{base}/accounts/two-factor/", urllib.parse.urlencode(form).encode(), timeout=10) as page:
+        assert page.url.endswith("/admin/")
+        return str(page.read().decode())
 
 
 def test_default_database_is_sqlite_in_the_current_directory(tmp_path: Path) -> None:
@@ -137,6 +156,9 @@ def test_demo_serves_the_2013_election_over_http(scratch_db: str, tmp_path: Path
         assert assembly["repeat_voting"][0]["date"] == "2013-11-17"
         assert assembly["status"] == "certified"
         assert sum(assembly["assembly"]["seats"].values()) == 19
+        # The demo's administrator signs in with the printed password and the code `tallyroom totp` prints.
+        signed_in = demo_sign_in(base, "admin", "demo-password-2013", tallyroom(scratch_db, tmp_path, "totp", "admin"))
+        assert "Site administration" in signed_in
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -14,6 +14,7 @@ from tallyroom.accounts.services import user_create_or_reset, user_grant_role
 from tallyroom.elections.models import Election, Municipality, PollingStation
 from tallyroom.results.models import ResultForm
 from tests.conftest import db_counts
+from tests.signin import signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -52,10 +53,7 @@ def users(small_election: Election) -> dict[str, User]:
 
 
 def as_user(user: User | None) -> Client:
-    client = Client()
-    if user is not None:
-        client.force_login(user)
-    return client
+    return signed_in(user) if user is not None else Client()
 
 
 def post(client: Client, url: str, body: Any, **headers: str) -> Any:

@@ -21,6 +21,7 @@ from tallyroom.elections.models import Election, PollingStation, Round
 from tallyroom.polling import services
 from tallyroom.polling.access import Reporter
 from tallyroom.polling.models import Observer, ObserverOrganisation
+from tests.signin import signed_in
 
 ZONE = ZoneInfo("Europe/Belgrade")
 DAY = dt.date(2025, 10, 12)  # the small election's first round
@@ -111,10 +112,7 @@ class Api:
 
 
 def as_user(user: User | None) -> Api:
-    client = Client()
-    if user is not None:
-        client.force_login(user)
-    return Api(client)
+    return Api(signed_in(user) if user is not None else Client())
 
 
 def as_device(token: str) -> Api:

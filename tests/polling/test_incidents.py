@@ -15,6 +15,7 @@ from tallyroom.polling.models import Incident, IncidentPhoto
 from tallyroom.polling.selectors import public_incident_kinds_by_station
 from tests.conftest import db_counts
 from tests.polling.conftest import Day, as_device, as_user, iso, key
+from tests.signin import signed_in
 
 pytestmark = pytest.mark.django_db
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(200)
@@ -163,8 +164,7 @@ def test_photos_are_files_checked_by_their_bytes(day: Day, settings: Any) -> Non
     clerk = Client()
     clerk.force_login(day.users["clerk"])
     assert clerk.get(url).status_code == 404
-    official = Client()
-    official.force_login(day.users["official"])
+    official = signed_in(day.users["official"])
     seen = official.get(url)
     assert seen.status_code == 200
     assert seen["Content-Type"] == "image/jpeg"

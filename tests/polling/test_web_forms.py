@@ -14,15 +14,14 @@ from tallyroom.polling import services
 from tallyroom.polling.models import Deployment, Incident, StationEvent, TurnoutReport, Withdrawal
 from tests.conftest import db_counts
 from tests.polling.conftest import Day, at
+from tests.signin import signed_in as sign_in_user
 
 pytestmark = pytest.mark.django_db
 PAGE = "/election-day/test-2025/station/0101C/01R?round=R1"
 
 
 def signed_in(day: Day, role: str) -> Client:
-    client = Client()
-    client.force_login(day.users[role])
-    return client
+    return sign_in_user(day.users[role])
 
 
 def test_the_chair_opens_reports_and_is_told_what_went_wrong(day: Day, settings: Any, tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from tallyroom.elections.models import Contest, Election, Municipality, PollingS
 from tallyroom.results.content import FormContent
 from tallyroom.results.models import FormKind, ResultForm
 from tallyroom.results.services import result_form_submit
+from tests.signin import signed_in
 
 ELECTION = "test-2025"
 STATION = "0101C/01R"
@@ -39,10 +40,7 @@ def users(small_election: Election) -> dict[str, User]:
 
 
 def client_for(user: User | None) -> Client:
-    client = Client()
-    if user is not None:
-        client.force_login(user)
-    return client
+    return signed_in(user) if user is not None else Client()
 
 
 def content(votes: dict[str, int], invalid: int = 3, registered: int = 812) -> FormContent:

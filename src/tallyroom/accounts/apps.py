@@ -9,7 +9,12 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts")
 
     def ready(self) -> None:
-        from tallyroom.accounts.audit import role_state
+        from tallyroom.accounts import checks, signals  # noqa: F401 - checks register on import
+
+        signals.connect()
+        from tallyroom.accounts.audit import login_state, role_state, user_state
         from tallyroom.audit.chain import register
 
         register("role", role_state)
+        register("login", login_state)
+        register("user", user_state)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import secrets
 
 from tallyroom.accounts.models import Role
-from tallyroom.accounts.services import DemoAccount, user_create_or_reset, user_grant_role
+from tallyroom.accounts.services import DemoAccount, totp_enrol, user_create_or_reset, user_grant_role
+from tallyroom.accounts.twofactor import ROLES_2FA, confirmed_device, secret_base32
 from tallyroom.elections.models import Election, Municipality, PollingStation
 
 # The demo's official works for Prishtinë and its chair at that municipality's first station.
@@ -40,5 +41,10 @@ def demo_accounts_create(election: Election, password: str | None = None) -> lis
             scope = f"station {station.code}"
         else:
             user_grant_role(user, election, role)
-        accounts.append(DemoAccount(username, pw, str(role.label), scope))
+        secret = uri = ""
+        if role in ROLES_2FA:
+            # Kept across runs, so an authenticator app set up once keeps working.
+            device = confirmed_device(user) or totp_enrol(user)
+            secret, uri = secret_base32(device), device.config_url
+        accounts.append(DemoAccount(username, pw, str(role.label), scope, secret, uri))
     return accounts

@@ -1,14 +1,18 @@
-"""Writes to accounts: users and their roles."""
+"""Writes to accounts: users, their roles, their sign-ins and second factors."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractBaseUser, AbstractUser
 from django.db import transaction
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tallyroom.accounts.models import Role, RoleAssignment
+from tallyroom.accounts.twofactor import DEVICE_NAME
 from tallyroom.audit.chain import SYSTEM, audit_append
 from tallyroom.elections.models import Election, Municipality, PollingStation
 
@@ -19,6 +23,8 @@ class DemoAccount:
     password: str
     role: str
     scope: str
+    totp_secret: str = ""  # base32, for an authenticator app; empty for roles without 2FA
+    totp_uri: str = ""
 
 
 def user_grant_role(
@@ -53,3 +59,55 @@ def user_create_or_reset(username: str, password: str) -> AbstractUser:
     user.save()
     assert isinstance(user, AbstractUser)  # noqa: S101 - the project uses Django's user model
     return user
+
+
+# --- sign-in and second factor --------------------------------------------------------------------
+
+
+class LoginAction(StrEnum):
+    PASSWORD = "login.password"  # noqa: S105 - an action's name: the password was right (a code may be due)
+    VERIFIED = "login.verified"  # the second factor was right: the session is complete
+    FAILED = "login.failed"  # a wrong password or code
+    LOCKED_OUT = "login.locked_out"  # too many failures: throttled until the cool-off ends
+    TOTP_ENROLLED = "totp.enrolled"
+    TOTP_RESET = "totp.reset"
+
+
+def login_record(action: LoginAction, username: str, *, ip: str = "", **details: Any) -> None:
+    """One sign-in event on the audit chain (who, from where, what happened)."""
+    name = username[:80]
+    with transaction.atomic():
+        audit_append(action, "login", name, actor=name or "anonymous", payload={"ip": ip, **details})
+
+
+def totp_confirm(device: TOTPDevice, token: str, *, ip: str = "") -> bool:
+    """Confirm an enrolment: the code from the authenticator proves it holds the secret."""
+    with transaction.atomic():
+        locked = TOTPDevice.objects.select_for_update().get(pk=device.pk)
+        if locked.confirmed or not locked.verify_token(token):
+            return False
+        locked.confirmed = True
+        locked.save(update_fields=["confirmed"])
+        user = locked.user
+        audit_append(
+            LoginAction.TOTP_ENROLLED, "user", user.pk, actor=user.get_username(), payload={"ip": ip, "how": "self"}
+        )
+    device.confirmed = True
+    return True
+
+
+def totp_enrol(user: AbstractBaseUser, *, actor: str = SYSTEM, key: str | None = None) -> TOTPDevice:
+    """Give `user` a confirmed device at once (operators and the demo); replaces any earlier one."""
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user_id=user.pk).delete()
+        device = TOTPDevice.objects.create(user=user, name=DEVICE_NAME, confirmed=True, **({"key": key} if key else {}))
+        audit_append(LoginAction.TOTP_ENROLLED, "user", user.pk, actor=actor, payload={"how": "operator"})
+    return device
+
+
+def totp_reset(user: AbstractBaseUser, *, actor: str = SYSTEM) -> int:
+    """Remove the user's devices (a lost phone): the next sign-in enrols a new one."""
+    with transaction.atomic():
+        removed: int = TOTPDevice.objects.filter(user_id=user.pk).delete()[0]
+        audit_append(LoginAction.TOTP_RESET, "user", user.pk, actor=actor, payload={})
+    return removed

@@ -1,5 +1,6 @@
 """Who is calling: a station device (Authorization: Bearer <token>) or a signed-in user (the Django
-session, with its CSRF token on writes). Anything else is anonymous and gets 401."""
+session, with its CSRF token on writes). Anything else is anonymous and gets 401, and so does the
+session of an administrator, official or auditor that has not entered its second-factor code."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from ninja.utils import check_csrf
 
 from tallyroom.accounts.models import DeviceToken
 from tallyroom.accounts.tokens import device_token_find, device_token_touch
+from tallyroom.accounts.twofactor import second_factor_due
 
 
 class DeviceTokenAuth(HttpBearer):
@@ -42,6 +44,12 @@ class SessionAuth(APIKeyCookie):
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
             return None
+        if second_factor_due(user):
+            raise HttpError(
+                401,
+                "Two-factor sign-in is not complete: enter the code from your authenticator app at "
+                "/accounts/two-factor/.",
+            )
         if self.csrf and check_csrf(request) is not None:
             raise HttpError(403, "CSRF check failed: send the X-CSRFToken header with the csrftoken cookie's value.")
         return user
