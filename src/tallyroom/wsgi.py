@@ -13,6 +13,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tallyroom.settings")
 django_application = get_wsgi_application()
 application = django_application
 if os.environ.get("TALLYROOM_SERVE_SNAPSHOTS", "1") != "0":
-    from tallyroom.publish.serving import SnapshotServer
+    from tallyroom.publish.serving import DEFAULT_CSP, SnapshotServer, csp_header
 
-    application = SnapshotServer(django_application, settings.TALLYROOM_SNAPSHOT_ROOT)  # type: ignore[assignment]
+    policy = getattr(settings, "CONTENT_SECURITY_POLICY", None)
+    csp = csp_header(policy["DIRECTIVES"]) if policy else DEFAULT_CSP
+    application = SnapshotServer(django_application, settings.TALLYROOM_SNAPSHOT_ROOT, csp=csp)  # type: ignore[assignment]

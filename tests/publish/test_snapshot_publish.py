@@ -173,3 +173,23 @@ def test_earlier_snapshots_are_listed_and_their_files_served(small_election: Any
     assert client.get("/snapshots/.lock/").status_code == 404
     key = client.get("/publication-key.pem")
     assert key.content == (second.folder / "publication-key.pem").read_bytes()
+
+
+def test_election_wide_data_can_lag_and_then_catches_up(small_election: Any, root: Path) -> None:
+    first = snapshot_publish(root)
+    assert first is not None and not first.national_lags
+    count_form("0101C/01R", "assembly", {"BLUE": 300, "GREEN": 200})
+    second = snapshot_publish(root, national=False)
+    assert second is not None and second.national_lags
+    national = [file_name(i.path) for i in site_items() if i.national]
+    assert national
+    for name in national:  # kept from the first snapshot, not rebuilt
+        assert os.path.samefile(first.folder / name, second.folder / name)
+    municipal = second.folder / "data" / small_election.code / "01" / "results.csv"
+    assert not os.path.samefile(first.folder / municipal.relative_to(second.folder), municipal)
+    # Nothing else changed, but the lagging files are brought up to date on the next publication.
+    third = snapshot_publish(root)
+    assert third is not None and not third.national_lags
+    assert third.reused > 0
+    for name in national:
+        assert (third.folder / name).read_bytes() == Client().get("/" + name).content

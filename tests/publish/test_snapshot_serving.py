@@ -109,3 +109,17 @@ def test_a_new_snapshot_replaces_the_old_at_once(server: tuple[str, Path]) -> No
     _point(root, "two")
     status, headers, body = _get(base + "/")
     assert (status, body, headers["X-Tallyroom-Snapshot"]) == (200, b"new", "two")
+
+
+@pytest.mark.django_db
+def test_snapshot_answers_carry_the_same_policy_as_live_pages(settings: Any) -> None:
+    from django.test import Client
+
+    from tallyroom.publish.serving import csp_header
+
+    def directives(header: str) -> set[str]:
+        return {part.strip() for part in header.split(";")}
+
+    live = Client().get("/")
+    ours = csp_header(settings.CONTENT_SECURITY_POLICY["DIRECTIVES"])
+    assert directives(live.headers["Content-Security-Policy"]) == directives(ours)

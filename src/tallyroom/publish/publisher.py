@@ -26,6 +26,7 @@ def publisher_run(
     *,
     debounce: float = 1.0,
     max_delay: float = 5.0,
+    national_every: float = 30.0,
     poll: float = 0.2,
     should_stop: Callable[[], bool] = lambda: False,
     on_publish: Callable[[Written], None] | None = None,
@@ -33,6 +34,8 @@ def publisher_run(
 ) -> None:
     seen = -1
     first_change = last_change = 0.0
+    last_national = float("-inf")
+    lagging = False  # the current snapshot's election-wide data files are older than its pages
     pending = True  # publish once at start if the chain moved while nobody watched
     while not should_stop():
         if recycle_connections:  # a long-lived process must survive a database restart
@@ -45,13 +48,20 @@ def publisher_run(
             pending, seen, last_change = True, head, clock
         quiet = clock - last_change >= debounce
         overdue = clock - first_change >= max_delay
+        written = None
+        national = clock - last_national >= national_every
         if pending and (quiet or overdue):
-            written = snapshot_publish(root)
             # Anything committed since `head` (our own publication entry included) moves the head
             # again and is looked at next time; a publication alone publishes nothing.
+            written = snapshot_publish(root, national=national)
             pending = False
-            if written is not None:
-                log.info("published %s: %d rendered, %d reused", written.name, written.rendered, written.reused)
-                if on_publish:
-                    on_publish(written)
+        elif lagging and national:
+            written = snapshot_publish(root, national=True)
+        if written is not None:
+            lagging = written.national_lags
+            if not lagging:
+                last_national = clock
+            log.info("published %s: %d rendered, %d reused", written.name, written.rendered, written.reused)
+            if on_publish:
+                on_publish(written)
         time.sleep(poll)

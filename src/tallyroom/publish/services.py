@@ -50,9 +50,14 @@ def _exclusive(root: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def snapshot_publish(root: Path | None = None, *, force: bool = False, actor: str = "system") -> Written | None:
+def snapshot_publish(
+    root: Path | None = None, *, force: bool = False, national: bool = True, actor: str = "system"
+) -> Written | None:
     """Publish a new snapshot under `root` if anything public changed since the current one; reuse
-    the pages of municipalities that did not change. Returns None when there was nothing to do."""
+    the pages of municipalities that did not change. `national=False` also reuses the large
+    election-wide data files (the live publisher refreshes them at a slower pace); with `national`,
+    a snapshot whose election-wide files lag is brought up to date even if nothing else changed.
+    Returns None when there was nothing to do."""
     root = root or snapshot_root()
     with _exclusive(root):
         for partial in root.glob(".*.partial"):  # left by a publisher stopped mid-write
@@ -62,12 +67,13 @@ def snapshot_publish(root: Path | None = None, *, force: bool = False, actor: st
         head, _ = chain_head()
         changes = changes_between(after, head)
         municipality_changes_record(changes)
-        if previous is not None and not changes.public and not force:
+        lagging = previous is not None and national and _national_lags(previous)
+        if previous is not None and not changes.public and not force and not lagging:
             return None
         stale = None if previous is None or changes.everything or force else set(changes.municipalities)
         folder = _fresh(root, f"{timezone_now():%Y%m%dT%H%M%SZ}-{head:09d}")
         tmp = root / f".{folder.name}.partial"
-        written = snapshot_write(tmp, previous=previous, stale=stale)
+        written = snapshot_write(tmp, previous=previous, stale=stale, national=national)
         tmp.rename(folder)
         written = _moved(written, folder)
         publication_record(written, actor=actor)
@@ -121,6 +127,11 @@ def publication_state(pk: str) -> Any:
 def _seq_of(folder: Path) -> int:
     head = manifest_read(folder)["audit_head"]
     return int(head["seq"]) if isinstance(head, dict) else 0
+
+
+def _national_lags(folder: Path) -> bool:
+    manifest = manifest_read(folder)
+    return int(str(manifest.get("national_data_seq", 0))) < _seq_of(folder)
 
 
 def _fresh(root: Path, name: str) -> Path:

@@ -33,17 +33,27 @@ TYPES = {
     ".sig": "text/plain; charset=utf-8",
     ".woff2": "font/woff2",
 }
-# The same protections the dynamic pages carry (see settings and the CSP there).
-SECURITY_HEADERS = [
-    ("X-Content-Type-Options", "nosniff"),
-    ("Referrer-Policy", "same-origin"),
-    ("X-Frame-Options", "DENY"),
-    (
-        "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-    ),
-]
+# The same protections the dynamic pages carry; wsgi.py passes the CSP from settings.
+DEFAULT_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+
+def csp_header(directives: dict[str, list[str]]) -> str:
+    """django-csp's DIRECTIVES as one header value."""
+    return "; ".join(f"{name} {' '.join(values)}" for name, values in directives.items())
+
+
+def security_headers(csp: str = DEFAULT_CSP) -> list[tuple[str, str]]:
+    return [
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "same-origin"),
+        ("X-Frame-Options", "DENY"),
+        ("Content-Security-Policy", csp),
+    ]
+
+
 # Never answered from a snapshot, whatever it holds.
 PRIVATE_PREFIXES = ("api/", "admin/", "accounts/", "count/", "election-day/", "i18n/", "snapshots/")
 
@@ -62,8 +72,17 @@ class _Snapshot:
 class SnapshotServer:
     """WSGI middleware: `SnapshotServer(django_app, root)`."""
 
-    def __init__(self, app: WSGIApp, root: Path, *, cache_bytes: int = 256 << 20, recheck: float = 0.25) -> None:
+    def __init__(
+        self,
+        app: WSGIApp,
+        root: Path,
+        *,
+        cache_bytes: int = 256 << 20,
+        recheck: float = 0.25,
+        csp: str = DEFAULT_CSP,
+    ) -> None:
         self.app = app
+        self.headers = security_headers(csp)
         self.root = root
         self.cache_limit = cache_bytes
         self.recheck = recheck
@@ -111,7 +130,7 @@ class SnapshotServer:
             ("ETag", etag),
             ("Cache-Control", "public, max-age=2"),
             ("X-Tallyroom-Snapshot", snapshot.name),
-            *SECURITY_HEADERS,
+            *self.headers,
         ]
         if name.startswith("data/") or name == MANIFEST:
             headers.append(("Access-Control-Allow-Origin", "*"))

@@ -48,6 +48,8 @@ class Item:
 
     path: str
     municipality_id: int | None = None
+    station_of: tuple[str, str, int] | None = None  # (language, election code, municipality): rendered in bulk
+    national: bool = False  # an election-wide data file: large, so refreshed at most every so often
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,11 @@ class Written:
     audit_seq: int
     audit_hash: str
     created_at: dt.datetime
+    national_data_seq: int  # the chain position the election-wide data files were cut at
+
+    @property
+    def national_lags(self) -> bool:
+        return self.national_data_seq < self.audit_seq
 
 
 def languages() -> list[str]:
@@ -94,12 +101,15 @@ def site_items() -> list[Item]:
                 items += _paths([_url("integrity:election", election.code)])
                 for pk, code in municipalities.get(election.pk, []):
                     items += _paths([_url("publish:municipality", election.code, code)], pk)
-                    slugs = [station_slug(s) for s in stations.get(pk, [])]
-                    items += _paths([_url("publish:station", election.code, slug) for slug in slugs], pk)
+                    for slug in (station_slug(s) for s in stations.get(pk, [])):
+                        url = _url("publish:station", election.code, slug)
+                        if url is not None:
+                            items.append(Item(url, pk, (lang, election.code, pk)))
     items += _paths([_url("data:elections")])
     formats = [str(fmt) for fmt in FILE_NAMES]
     for election in elections:
-        items += _paths([_url("data:index", election.code), *(_url(f"data:{f}", election.code) for f in formats)])
+        items += _paths([_url("data:index", election.code)])
+        items += [Item(url, None, None, True) for f in formats if (url := _url(f"data:{f}", election.code))]
         for pk, code in municipalities.get(election.pk, []):
             items += _paths([_url(f"data:municipality-{f}", election.code, code) for f in formats], pk)
     return items
@@ -127,6 +137,14 @@ def render(path: str) -> bytes:
     return response.content  # type: ignore[attr-defined, no-any-return]
 
 
+def _station_pages(lang: str, election_code: str, municipality_id: int) -> dict[str, bytes]:
+    from tallyroom.publish.views import station_pages_render
+
+    with translation.override(lang):
+        municipality = Municipality.objects.select_related("election").get(pk=municipality_id)
+        return station_pages_render(municipality.election, municipality)
+
+
 def _language_of(path: str) -> str:
     first = path.strip("/").split("/", 1)[0]
     codes = languages()
@@ -152,29 +170,42 @@ def snapshot_write(
     *,
     previous: Path | None = None,
     stale: set[int] | None = None,
+    national: bool = True,
     key: Ed25519PrivateKey | None = None,
 ) -> Written:
     """Write a complete snapshot into `out` (which must not exist yet). With `previous`, files of
-    municipalities not in `stale` are hard-linked from it instead of rendered."""
+    municipalities not in `stale` are hard-linked from it instead of rendered, and so are the
+    election-wide data files unless `national` asks for them afresh."""
     started = time.perf_counter()
     key = key or signing.private_key_load()
     seq, head_hash = chain_head()  # cut first: anything later shows in the next snapshot
     created_at = timezone_now()
+    old_manifest = manifest_read(previous) if previous else {}
     old = _manifest_files(previous) if previous else {}
+    national_seq = seq
     out.mkdir(parents=True)
     files: dict[str, dict[str, object]] = {}
     rendered = reused = 0
+    bulk: dict[tuple[str, str, int], dict[str, bytes]] = {}
     for item in site_items():
         name = file_name(item.path)
         target = out / name
         target.parent.mkdir(parents=True, exist_ok=True)
         unchanged = stale is not None and item.municipality_id is not None and item.municipality_id not in stale
-        if previous is not None and unchanged and name in old:
+        keep_national = item.national and not national and "national_data_seq" in old_manifest
+        if keep_national:
+            national_seq = int(str(old_manifest["national_data_seq"]))
+        if previous is not None and (unchanged or keep_national) and name in old:
             os.link(previous / name, target)
             files[name] = old[name]
             reused += 1
             continue
-        data = render(item.path)
+        if item.station_of is not None:
+            if item.station_of not in bulk:  # a municipality's station pages from one read
+                bulk = {item.station_of: _station_pages(*item.station_of)}
+            data = bulk[item.station_of][item.path]
+        else:
+            data = render(item.path)
         target.write_bytes(data)
         files[name] = _entry(data)
         rendered += 1
@@ -190,6 +221,7 @@ def snapshot_write(
         "format": FORMAT,
         "created_at": created_at.isoformat(timespec="seconds"),
         "audit_head": {"seq": seq, "entry_hash": head_hash},
+        "national_data_seq": national_seq,
         "elections": list(Election.objects.order_by("code").values_list("code", flat=True)),
         "public_key_sha256": signing.key_fingerprint(key.public_key()),
         "files": dict(sorted(files.items())),
@@ -209,6 +241,7 @@ def snapshot_write(
         audit_seq=seq,
         audit_hash=head_hash,
         created_at=created_at,
+        national_data_seq=national_seq,
     )
 
 

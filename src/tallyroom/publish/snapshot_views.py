@@ -20,6 +20,7 @@ def snapshot_list(request: HttpRequest) -> HttpResponse:
         "publications": Publication.objects.order_by("-created_at")[:500],
         "fingerprint": signing.key_fingerprint(key.public_key()),
         "public_key": signing.public_key_pem(key).decode("ascii"),
+        "tz": "UTC",
     }
     return render(request, "publish/snapshots.html", context)
 

@@ -26,6 +26,12 @@ class Command(BaseCommand):
         parser.add_argument("--watch", action="store_true", help="publish shortly after every change, until stopped")
         parser.add_argument("--debounce", type=float, default=settings.TALLYROOM_PUBLISH_DEBOUNCE)
         parser.add_argument("--max-delay", type=float, default=5.0)
+        parser.add_argument(
+            "--national-every",
+            type=float,
+            default=settings.TALLYROOM_PUBLISH_NATIONAL_EVERY,
+            help="seconds between refreshes of the large election-wide data files under --watch",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         from tallyroom.publish.services import snapshot_publish, snapshot_publish_to, snapshot_root
@@ -40,7 +46,7 @@ class Command(BaseCommand):
             return
         root = options["root"] or snapshot_root()
         if options["watch"]:
-            self._watch(root, options["debounce"], options["max_delay"])
+            self._watch(root, options["debounce"], options["max_delay"], options["national_every"])
             return
         written = snapshot_publish(root, force=options["force"], actor="cli")
         if written is None:
@@ -55,7 +61,7 @@ class Command(BaseCommand):
             f"audit head #{written.audit_seq}; manifest SHA-256 {written.manifest_sha256}"
         )
 
-    def _watch(self, root: Path, debounce: float, max_delay: float) -> None:
+    def _watch(self, root: Path, debounce: float, max_delay: float, national_every: float) -> None:
         from tallyroom.publish.publisher import publisher_run
 
         stop = {"now": False}
@@ -71,5 +77,10 @@ class Command(BaseCommand):
         self.stdout.write(f"Publishing under {root} after each change (debounce {debounce} s)")
         self.stdout.flush()
         publisher_run(
-            root, debounce=debounce, max_delay=max_delay, should_stop=lambda: stop["now"], on_publish=self._report
+            root,
+            debounce=debounce,
+            max_delay=max_delay,
+            national_every=national_every,
+            should_stop=lambda: stop["now"],
+            on_publish=self._report,
         )
