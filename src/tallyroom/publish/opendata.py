@@ -1,0 +1,378 @@
+"""Open data: an election's or a municipality's results as CSV, JSON and NIST SP 1500-100 v2 JSON.
+
+Builders are generators of bytes, one chunk per municipality, so a big election streams; the same
+database gives the same bytes. Their version is the audit chain's latest public entry: every write
+appends to the chain, so the chain position names the data, and conditional requests can be
+answered from it without building anything. The formats are described in docs/open-data.md.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from tallyroom import __version__
+from tallyroom.audit.models import GENESIS, AuditEntry
+from tallyroom.elections.models import Contest, Election, Municipality
+from tallyroom.publish.changes import PRIVATE
+from tallyroom.publish.opendata_frames import (
+    ContestFrame,
+    MunicipalityFrame,
+    StationResult,
+    election_entities,
+    export_municipalities,
+    municipality_frame,
+    municipality_preferences,
+    municipality_votes,
+)
+from tallyroom.results.selectors import contest_results
+
+FORMAT_VERSION = "tallyroom-open-data/1"
+
+
+class DataFormat(StrEnum):
+    CSV = "csv"
+    JSON = "json"
+    CDF = "cdf"
+    PREFERENCES = "preferences"
+
+
+FILE_NAMES = {
+    DataFormat.CSV: "results.csv",
+    DataFormat.JSON: "results.json",
+    DataFormat.CDF: "results-cdf.json",
+    DataFormat.PREFERENCES: "preferences.csv",
+}
+MEDIA_TYPES = {
+    DataFormat.CSV: "text/csv; charset=utf-8",
+    DataFormat.JSON: "application/json",
+    DataFormat.CDF: "application/json",
+    DataFormat.PREFERENCES: "text/csv; charset=utf-8",
+}
+
+CSV_COLUMNS = (
+    "election",
+    "round",
+    "round_kind",
+    "municipality_code",
+    "municipality_name",
+    "contest_id",
+    "contest",
+    "centre_code",
+    "centre_name",
+    "station_code",
+    "station_kind",
+    "registered",
+    "status",
+    "form_kind",
+    "counted_round",
+    "annulments",
+    "ballots_cast",
+    "invalid",
+    "blank",
+    "valid",
+    "choice_type",
+    "choice_code",
+    "choice_name",
+    "ballot_position",
+    "votes",
+)
+PREFERENCE_COLUMNS = (
+    "election",
+    "round",
+    "municipality_code",
+    "contest_id",
+    "station_code",
+    "form_kind",
+    "counted_round",
+    "entity_code",
+    "candidate_position",
+    "candidate_name",
+    "candidate_gender",
+    "votes",
+)
+
+
+@dataclass(frozen=True)
+class DataVersion:
+    """The audit chain's latest entry that changes anything public."""
+
+    seq: int
+    entry_hash: str
+    at: dt.datetime | None
+
+    @property
+    def timestamp(self) -> int | None:
+        return int(self.at.timestamp()) if self.at else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"audit_seq": self.seq, "audit_hash": self.entry_hash, "at": utc_text(self.at) if self.at else None}
+
+
+def data_version() -> DataVersion:
+    row = (
+        AuditEntry.objects.exclude(object_type__in=PRIVATE)
+        .order_by("-seq")
+        .values_list("seq", "entry_hash", "created_at")
+        .first()
+    )
+    return DataVersion(*row) if row else DataVersion(0, GENESIS, None)
+
+
+def data_etag(version: DataVersion, *parts: str) -> str:
+    """A strong ETag: the same version and file always give the same bytes."""
+    key = "|".join((FORMAT_VERSION, __version__, str(version.seq), version.entry_hash, *parts))
+    return '"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'
+
+
+def export_chunks(
+    election: Election,
+    fmt: DataFormat,
+    municipality: Municipality | None = None,
+    *,
+    version: DataVersion | None = None,
+) -> Iterator[bytes]:
+    version = version or data_version()
+    if fmt == DataFormat.CSV:
+        return _results_csv(election, municipality)
+    if fmt == DataFormat.PREFERENCES:
+        return _preferences_csv(election, municipality)
+    if fmt == DataFormat.JSON:
+        return _results_json(election, municipality, version)
+    from tallyroom.publish.opendata_cdf import cdf_chunks
+
+    return cdf_chunks(election, municipality, version)
+
+
+def export_bytes(
+    election: Election,
+    fmt: DataFormat,
+    municipality: Municipality | None = None,
+    *,
+    version: DataVersion | None = None,
+) -> bytes:
+    return b"".join(export_chunks(election, fmt, municipality, version=version))
+
+
+def _frames(election: Election, municipality: Municipality | None) -> Iterator[MunicipalityFrame]:
+    entities = election_entities(election)
+    for muni in export_municipalities(election, municipality):
+        yield municipality_frame(muni, entities)
+
+
+def _csv_chunk(rows: list[list[Any]]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+def _cell(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
+# --- results.csv: one row per station, contest and choice ---------------------------------------
+
+
+def _results_csv(election: Election, municipality: Municipality | None) -> Iterator[bytes]:
+    yield _csv_chunk([list(CSV_COLUMNS)])
+    for frame in _frames(election, municipality):
+        votes = municipality_votes(frame)
+        rows: list[list[Any]] = []
+        for contest in frame.contests:
+            for result in contest.stations:
+                rows += _station_rows(election, frame, contest, result, votes)
+        yield _csv_chunk(rows)
+
+
+def _station_rows(
+    election: Election,
+    frame: MunicipalityFrame,
+    contest: ContestFrame,
+    result: StationResult,
+    votes: dict[int, dict[int, int]],
+) -> list[list[Any]]:
+    station, form = result.station, result.form
+    head = [
+        election.code,
+        contest.round.code,
+        contest.round.kind,
+        frame.municipality.code,
+        frame.municipality.name_en,
+        contest.contest.pk,
+        contest.contest.kind,
+        station.centre_code,
+        station.centre_name,
+        station.code,
+        station.kind,
+        station.registered,
+        result.status,
+        form.kind if form else "",
+        form.round_code if form else "",
+        ";".join(str(a) for a in result.annulments),
+        _cell(form.ballots_cast if form else None),
+        _cell(form.invalid if form else None),
+        _cell(form.blank if form else None),
+        _cell(form.valid if form else None),
+    ]
+    form_votes = votes.get(form.id, {}) if form else {}
+    choice_type = "candidate" if contest.contest.kind == Contest.Kind.MAYOR else "entity"
+    return [
+        [
+            *head,
+            choice_type,
+            choice.entity.code,
+            choice.name,
+            choice.position,
+            _cell(form_votes.get(choice.entity.id, 0) if form else None),
+        ]
+        for choice in contest.choices
+    ]
+
+
+# --- preferences.csv: assembly candidates' preference votes per counted station ------------------
+
+
+def _preferences_csv(election: Election, municipality: Municipality | None) -> Iterator[bytes]:
+    yield _csv_chunk([list(PREFERENCE_COLUMNS)])
+    for frame in _frames(election, municipality):
+        prefs = municipality_preferences(frame)
+        rows: list[list[Any]] = []
+        for contest in frame.contests:
+            if not contest.list_candidates:
+                continue
+            for result in contest.stations:
+                form = result.form
+                if form is None or form.id not in prefs:
+                    continue
+                form_prefs = prefs[form.id]
+                rows += [
+                    [
+                        election.code,
+                        contest.round.code,
+                        frame.municipality.code,
+                        contest.contest.pk,
+                        result.station.code,
+                        form.kind,
+                        form.round_code,
+                        lc.entity.code,
+                        lc.position,
+                        lc.name,
+                        lc.gender,
+                        form_prefs[lc.id],
+                    ]
+                    for lc in contest.list_candidates
+                    if lc.id in form_prefs
+                ]
+        yield _csv_chunk(rows)
+
+
+# --- results.json: the API's contest results plus every station's numbers -----------------------
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _results_json(election: Election, municipality: Municipality | None, version: DataVersion) -> Iterator[bytes]:
+    entities = election_entities(election)
+    head = {
+        "format": FORMAT_VERSION,
+        "generator": f"Tallyroom {__version__}",
+        "data_version": version.as_dict(),
+        "election": election_summary(election),
+        "entities": [
+            {"code": e.code, "name": e.name, "short_name": e.short_name, "kind": e.kind, "cec_id": e.cec_id}
+            for e in entities.values()
+        ],
+    }
+    yield _json(head)[:-1] + b',"municipalities":['
+    for i, frame in enumerate(_frames(election, municipality)):
+        yield (b"," if i else b"") + _json(_municipality_json(frame))
+    yield b"]}\n"
+
+
+def election_summary(election: Election) -> dict[str, Any]:
+    return {
+        "code": election.code,
+        "name": {"en": election.name_en, "sq": election.name_sq, "sr": election.name_sr},
+        "timezone": election.timezone,
+        "rounds": [
+            {"code": r.code, "kind": r.kind, "date": r.date.isoformat(), "name": r.name_en}
+            for r in election.rounds.order_by("date", "code")
+        ],
+    }
+
+
+def _municipality_json(frame: MunicipalityFrame) -> dict[str, Any]:
+    muni = frame.municipality
+    votes = municipality_votes(frame)
+    prefs = municipality_preferences(frame)
+    contests = []
+    for contest in frame.contests:
+        summary = contest_results(contest.contest)
+        summary["station_results"] = [_station_json(contest, r, votes, prefs) for r in contest.stations]
+        contests.append(summary)
+    return {
+        "code": muni.code,
+        "cec_id": muni.cec_id,
+        "name": {"en": muni.name_en, "sq": muni.name_sq, "sr": muni.name_sr},
+        "assembly_seats": muni.assembly_seats,
+        "registered_voters": sum(s.registered for s in frame.stations),
+        "annulments": [
+            {
+                "id": a.id,
+                "legal_basis": a.legal_basis,
+                "decided_at": utc_text(a.decided_at),
+                "repeat_round": a.repeat_round,
+            }
+            for a in sorted(frame.annulments.values(), key=lambda a: a.id)
+        ],
+        "contests": contests,
+    }
+
+
+def _station_json(
+    contest: ContestFrame,
+    result: StationResult,
+    votes: dict[int, dict[int, int]],
+    prefs: dict[int, dict[int, int]],
+) -> dict[str, Any]:
+    station, form = result.station, result.form
+    out: dict[str, Any] = {
+        "station": station.code,
+        "centre": station.centre_code,
+        "kind": station.kind,
+        "registered": station.registered,
+        "status": result.status,
+        "form_kind": form.kind if form else None,
+        "counted_round": form.round_code if form else None,
+        "annulments": list(result.annulments),
+        "ballots_cast": form.ballots_cast if form else None,
+        "invalid": form.invalid if form else None,
+        "blank": form.blank if form else None,
+        "valid": form.valid if form else None,
+        "votes": None,
+    }
+    if form is None:
+        return out
+    form_votes = votes.get(form.id, {})
+    out["votes"] = {ch.entity.code: form_votes.get(ch.entity.id, 0) for ch in contest.choices}
+    if contest.list_candidates:
+        form_prefs = prefs.get(form.id, {})
+        by_entity: dict[str, dict[str, int]] = {}
+        for lc in contest.list_candidates:
+            if lc.id in form_prefs:
+                by_entity.setdefault(lc.entity.code, {})[str(lc.position)] = form_prefs[lc.id]
+        out["preferences"] = by_entity
+    return out
+
+
+def utc_text(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
