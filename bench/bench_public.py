@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -131,6 +132,9 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         t = time.perf_counter()
         subprocess.run([TALLYROOM, "publish"], env=env, cwd=work, check=True)
         timings["publish"] = time.perf_counter() - t
+        (work / "timings.json").write_text(json.dumps(timings))
+    elif (work / "timings.json").exists():  # --reuse: the cold-start figures of the run that built it
+        timings = json.loads((work / "timings.json").read_text())
     site = (snapshots / "current").resolve()
     files = sum(1 for p in site.rglob("*") if p.is_file())
 
@@ -184,7 +188,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
 Command: `.venv/bin/python bench/bench_public.py --seconds {args.seconds} --connections {args.connections} \
 --workers {args.workers}` ({now()}; {machine()}).
 
-The demo election on PostgreSQL, published as a snapshot; Tallyroom (`tallyroom serve`, gunicorn with
+The demo election on PostgreSQL, published as a snapshot; Tallyroom (`tallyroom serve`: granian with
 {args.workers} workers, public paths answered from the snapshot in memory before Django) and nginx
 ({args.workers} worker processes, sendfile) serve the same snapshot folder in the same run, one after
 the other; wrk with {args.connections} connections and 2 threads on the same 2-core machine, loopback,
