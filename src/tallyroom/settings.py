@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from pathlib import Path
@@ -73,12 +74,16 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "ninja",  # serves Swagger UI from its own static files, not a CDN
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "csp",
     "tallyroom.accounts",
     "tallyroom.elections",
     "tallyroom.polling",
     "tallyroom.results",
     "tallyroom.publish",
     "tallyroom.audit",
+    "axes",  # login throttling
 ]
 
 MIDDLEWARE = [
@@ -89,8 +94,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "tallyroom.accounts.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
 ROOT_URLCONF = "tallyroom.urls"
@@ -127,6 +136,13 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
+# django-axes watches every password check first (it needs the request: see docs/security.md).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# POST /api/v1/result-forms/bulk takes up to 10,000 forms (about 0.5-3 KB each): Django's default
+# body limit of 2.5 MiB refused any batch above some 5,000. The API reads a body only after auth.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("TALLYROOM_MAX_BODY_BYTES", str(32 * 1024 * 1024)))
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [
@@ -154,15 +170,52 @@ MEDIA_ROOT = Path(os.environ.get("TALLYROOM_MEDIA_ROOT", DATA_DIR / "media"))
 TALLYROOM_SIGNING_KEY = Path(os.environ.get("TALLYROOM_SIGNING_KEY", DATA_DIR / "tallyroom-signing-key.pem"))
 TALLYROOM_SNAPSHOT_ROOT = Path(os.environ.get("TALLYROOM_SNAPSHOT_ROOT", DATA_DIR / "snapshots"))
 TALLYROOM_PUBLISH_DEBOUNCE = float(os.environ.get("TALLYROOM_PUBLISH_DEBOUNCE", "1.0"))
+# The election-wide data files (tens of MB) are refreshed at most this often by the live publisher.
+TALLYROOM_PUBLISH_NATIONAL_EVERY = float(os.environ.get("TALLYROOM_PUBLISH_NATIONAL_EVERY", "30"))
 TALLYROOM_SNAPSHOTS_KEEP = int(os.environ.get("TALLYROOM_SNAPSHOTS_KEEP", "0"))  # 0: keep every snapshot
 
+# Access (docs/security.md). TALLYROOM_SECURE=1 behind TLS: secure cookies, HSTS, HTTPS redirect. Off by
+# default so the demo works over plain HTTP on 127.0.0.1; `tallyroom check --deploy` fails without it.
+TALLYROOM_SECURE = _env_bool("TALLYROOM_SECURE", False)
+TALLYROOM_PROXY_COUNT = int(os.environ.get("TALLYROOM_PROXY_COUNT", "0"))  # trusted reverse proxies in front
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = _env_bool("TALLYROOM_SECURE_COOKIES", False)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_SECURE = TALLYROOM_SECURE
+CSRF_COOKIE_SECURE = TALLYROOM_SECURE
+SECURE_SSL_REDIRECT = TALLYROOM_SECURE
+SECURE_HSTS_SECONDS = int(os.environ.get("TALLYROOM_HSTS_SECONDS", "31536000")) if TALLYROOM_SECURE else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("TALLYROOM_HSTS_SUBDOMAINS", False)
+if TALLYROOM_PROXY_COUNT:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# The same policy as the snapshot server's (publish.serving): nothing inline, nothing from elsewhere.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
+
+# Two-factor sign-in for administrators, officials and auditors (accounts.twofactor).
+TALLYROOM_REQUIRE_2FA = _env_bool("TALLYROOM_REQUIRE_2FA", True)
+TALLYROOM_STAFF_SESSION_HOURS = float(os.environ.get("TALLYROOM_STAFF_SESSION_HOURS", "8"))
+OTP_TOTP_ISSUER = "Tallyroom"
+# Login throttling (django-axes): wrong passwords and codes per user name and address.
+AXES_FAILURE_LIMIT = int(os.environ.get("TALLYROOM_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = dt.timedelta(minutes=float(os.environ.get("TALLYROOM_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_CALLABLE = "tallyroom.accounts.views.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "tallyroom.accounts.twofactor.client_ip"
+AXES_DISABLE_ACCESS_LOG = True  # sign-ins are on the audit chain
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token"]
 
 LOGGING = {
     "version": 1,

@@ -13,10 +13,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
 ]
 urlpatterns += i18n_patterns(
     path("admin/", admin.site.urls),
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/", include("tallyroom.accounts.urls")),
     path("election-day/", include("tallyroom.polling.urls")),
     path("count/", include("tallyroom.results.urls")),
     path("snapshots/", include("tallyroom.publish.snapshot_urls")),
+    path("elections/<str:code>/integrity/", include("tallyroom.publish.integrity_urls")),
     path("", include("tallyroom.publish.urls")),
     prefix_default_language=False,
 )
