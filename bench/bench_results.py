@@ -2,10 +2,11 @@
 
     .venv/bin/python bench/bench_results.py --stations 100000 --municipalities 200
 
-Creates (and drops) its own database `tallyroom_bench` on the server of TALLYROOM_BENCH_POSTGRES
-(default postgresql://postgres@127.0.0.1:5432). In the same run it COPYs the same vote rows into a
-plain table: the ratio of the two rates is the figure that matters (how much the checks, the
-tallies, the audit chain and the transaction cost over the fastest way into PostgreSQL).
+Creates its own database (`--database`, default `tallyroom_bench`; dropped first if it exists) on
+the server of TALLYROOM_BENCH_POSTGRES (default postgresql://postgres@127.0.0.1:5432). In the same
+run it COPYs the same vote rows into a plain table: the ratio of the two rates is the figure that
+matters (how much the checks, the tallies, the audit chain and the transaction cost over the
+fastest way into PostgreSQL).
 """
 
 from __future__ import annotations
@@ -20,15 +21,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import machine, now, write_section
 
 SERVER = os.environ.get("TALLYROOM_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
-DB = "tallyroom_bench"
 
 
-def fresh_database() -> None:
+def fresh_database(name: str) -> None:
     import psycopg
 
     with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB}"')
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def main() -> None:  # noqa: PLR0915 - one linear script
@@ -36,11 +36,12 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     parser.add_argument("--stations", type=int, default=100_000)
     parser.add_argument("--municipalities", type=int, default=200)
     parser.add_argument("--batch", type=int, default=5_000)
+    parser.add_argument("--database", default="tallyroom_bench")
     parser.add_argument("--no-write", action="store_true", help="print, do not update BENCHMARKS.md")
     args = parser.parse_args()
 
-    fresh_database()
-    os.environ["DATABASE_URL"] = f"{SERVER}/{DB}"
+    fresh_database(args.database)
+    os.environ["DATABASE_URL"] = f"{SERVER}/{args.database}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tallyroom.settings")
     import django
 
@@ -96,7 +97,12 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     diffs = tally_recompute()
     recompute_s = time.perf_counter() - t
     assert diffs == [], diffs[:5]
-    contests = list(election.rounds.get(code="r1").contests.select_related("round__election", "municipality"))
+    # Without the defer every contest would carry its own copy of the whole definition (GBs at 100k stations).
+    contests = list(
+        election.rounds.get(code="r1")
+        .contests.select_related("round__election", "municipality")
+        .defer("round__election__definition")
+    )
     t = time.perf_counter()
     for contest in contests:
         contest_results(contest)

@@ -19,7 +19,7 @@ from tallyroom.elections.models import Contest, Election, PollingStation, Round
 from tallyroom.results.audit import form_audit_state
 from tallyroom.results.content import Ballot, FormContent, ballot_of, parse_content, station_registered
 from tallyroom.results.errors import ResultsError, ResultsErrorCode
-from tallyroom.results.fastsql import insert_rows
+from tallyroom.results.fastsql import insert_models, insert_rows
 from tallyroom.results.models import (
     Certification,
     FormKind,
@@ -215,7 +215,11 @@ def _store(
         )
         copy_counts(form, content)
         forms.append(form)
-    ResultForm.objects.bulk_create(forms, batch_size=2000)
+    leaving = _plan_counted(forms)
+    if leaving:
+        tally_apply(leaving, -1)
+        ResultForm.objects.filter(pk__in=leaving).update(counted=False)
+    insert_models(forms)
     vote_rows: list[tuple[int, int, int]] = []
     pref_rows: list[tuple[int, int, int]] = []
     flags: list[QuarantineFlag] = []
@@ -246,7 +250,7 @@ def _store(
     insert_rows(ResultVote, ("form", "entity", "votes"), vote_rows)
     insert_rows(ResultPreference, ("form", "candidate", "votes"), pref_rows)
     QuarantineFlag.objects.bulk_create(flags, batch_size=5000)
-    _count(forms)
+    tally_apply([f.pk for f in forms if f.counted], +1)
     audit_append_many(
         [
             PendingEntry(
@@ -267,11 +271,12 @@ def _store(
         outcomes[i].flags = [str(f.code) for f in report.failures]
 
 
-def _count(forms: list[ResultForm]) -> None:
-    """Count the accepted forms: official ones replace a counted preliminary form of their station."""
+def _plan_counted(forms: list[ResultForm]) -> list[int]:
+    """Mark the new forms that count (an official form replaces a counted preliminary one of its
+    station, never the reverse) before they are inserted; return the stored forms leaving the tally."""
     accepted = [f for f in forms if f.state == FormState.ACCEPTED]
     if not accepted:
-        return
+        return []
     counted = {
         (f.station_id, f.contest_id): f
         for f in ResultForm.objects.filter(
@@ -280,20 +285,17 @@ def _count(forms: list[ResultForm]) -> None:
             contest_id__in={f.contest_id for f in accepted},
         )
     }
-    new_ids = {f.pk for f in accepted}
-    to_count: list[int] = []
-    to_uncount: list[int] = []
+    leaving: list[int] = []
     for form in accepted:
         current = counted.get((form.station_id, form.contest_id))
         if current is not None and current.kind == FormKind.OFFICIAL and form.kind == FormKind.PRELIMINARY:
             continue
         if current is not None:
             # A form of this batch that another of this batch replaces is simply never counted.
-            (to_count.remove if current.pk in new_ids else to_uncount.append)(current.pk)
+            if current._state.adding:
+                current.counted = False
+            else:
+                leaving.append(current.pk)
+        form.counted = True
         counted[(form.station_id, form.contest_id)] = form
-        to_count.append(form.pk)
-    if to_uncount:
-        tally_apply(to_uncount, -1)
-        ResultForm.objects.filter(pk__in=to_uncount).update(counted=False)
-    ResultForm.objects.filter(pk__in=to_count).update(counted=True)
-    tally_apply(to_count, +1)
+    return leaving

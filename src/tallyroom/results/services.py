@@ -343,18 +343,18 @@ def _refuse_if_certified(contest: Contest) -> None:
 
 
 def _locked_form(station: PollingStation, contest: Contest, kind: str) -> ResultForm | None:
-    return (
-        ResultForm.objects.select_for_update()
-        .select_related("station", "contest__round__election")
-        .defer("contest__round__election__definition")
-        .filter(station=station, contest=contest, kind=kind)
-        .first()
-    )
+    """The form row, locked; its station and contest are the caller's (read once per request)."""
+    form = ResultForm.objects.select_for_update().filter(station=station, contest=contest, kind=kind).first()
+    if form is not None:
+        form.station, form.contest = station, contest
+    return form
 
 
 def _relock(form: ResultForm) -> ResultForm:
+    # Lock the form's row only: a plain FOR UPDATE would lock the joined rows too, the election's
+    # among them, and queue every writer of the election behind one another.
     return (
-        ResultForm.objects.select_for_update()
+        ResultForm.objects.select_for_update(of=("self",))
         .select_related("station", "contest__round__election")
         .defer("contest__round__election__definition")
         .get(pk=form.pk)
@@ -413,9 +413,11 @@ def _write_content(form: ResultForm, content: FormContent, state: str) -> None:
     copy_counts(form, content)
     form.state = state
     form.counted = False
+    new = form._state.adding
     form.save()
-    ResultVote.objects.filter(form=form).delete()
-    ResultPreference.objects.filter(form=form).delete()
+    if not new:  # a new form has no rows to replace
+        ResultVote.objects.filter(form=form).delete()
+        ResultPreference.objects.filter(form=form).delete()
     entity_ids = _entity_ids(form.contest)
     ResultVote.objects.bulk_create(
         [ResultVote(form=form, entity_id=entity_ids[code], votes=v) for code, v in content.votes.items()]

@@ -15,7 +15,7 @@ from django.db.models import Case, Count, F, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 
 from tallyroom.elections.models import Candidate, Contest
-from tallyroom.results.fastsql import add_to_counts
+from tallyroom.results.fastsql import add_sums
 from tallyroom.results.models import (
     ContestTally,
     FormKind,
@@ -64,28 +64,38 @@ def tally_lock(contest_ids: Iterable[int]) -> None:
 
 
 def tally_apply(form_ids: Sequence[int], sign: int) -> None:
-    """Add (sign=+1) or remove (sign=-1) these forms' numbers; the caller holds the tally locks."""
+    """Add (sign=+1) or remove (sign=-1) these forms' numbers; the caller holds the tally locks.
+
+    Three set-based statements whatever the number of forms, entities and candidates."""
     if not form_ids:
         return
-    forms = ResultForm.objects.filter(pk__in=form_ids)
-    per_contest = forms.values("contest_id").annotate(**_form_sums()).order_by("contest_id")
-    for row in per_contest:
-        ContestTally.objects.filter(contest_id=row["contest_id"]).update(
-            **{name: F(name) + sign * (row[name] or 0) for name in TOTAL_FIELDS}
-        )
-    votes = ResultVote.objects.filter(form_id__in=form_ids).values_list("form__contest_id", "entity_id")
-    add_to_counts(
-        TallyVote,
-        "votes",
-        ("contest", "entity"),
-        [(sign * total, c, e) for c, e, total in votes.annotate(total=Sum("votes")).order_by()],
+    ids = list(form_ids)
+    add_sums(
+        ContestTally,
+        {"contest": "k_contest"},
+        {name: name for name in TOTAL_FIELDS},
+        ResultForm.objects.filter(pk__in=ids).values(k_contest=F("contest_id")).annotate(**_form_sums()).order_by(),
+        sign,
     )
-    prefs = ResultPreference.objects.filter(form_id__in=form_ids).values_list("form__contest_id", "candidate_id")
-    add_to_counts(
+    add_sums(
+        TallyVote,
+        {"contest": "k_contest", "entity": "k_choice"},
+        {"votes": "total"},
+        ResultVote.objects.filter(form_id__in=ids)
+        .values(k_contest=F("form__contest_id"), k_choice=F("entity_id"))
+        .annotate(total=Sum("votes"))
+        .order_by(),
+        sign,
+    )
+    add_sums(
         TallyPreference,
-        "votes",
-        ("contest", "candidate"),
-        [(sign * total, c, p) for c, p, total in prefs.annotate(total=Sum("votes")).order_by()],
+        {"contest": "k_contest", "candidate": "k_choice"},
+        {"votes": "total"},
+        ResultPreference.objects.filter(form_id__in=ids)
+        .values(k_contest=F("form__contest_id"), k_choice=F("candidate_id"))
+        .annotate(total=Sum("votes"))
+        .order_by(),
+        sign,
     )
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tallyroom.results import views
+from tallyroom.results import views, views_supervisor
 
 app_name = "results"
 urlpatterns = [
@@ -8,7 +8,9 @@ urlpatterns = [
     path("<str:code>/entry/", views.entry, name="entry"),
     path("<str:code>/quarantine/", views.queue, name="queue"),
     path("<str:code>/forms/<int:form_id>/", views.form_detail, name="form"),
+    path("<str:code>/forms/<int:form_id>/resolve/", views_supervisor.resolve, name="resolve"),
     path("<str:code>/forms/<str:state>.csv", views.forms_csv, name="forms-csv"),
+    path("<str:code>/disputed/", views_supervisor.disputed, name="disputed"),
     path("<str:code>/complaints/", views.complaints, name="complaints"),
     path("<str:code>/complaints/<int:complaint_id>/decision/", views.complaint_decide, name="complaint-decide"),
     path("<str:code>/progress/", views.progress, name="progress"),

@@ -44,6 +44,7 @@ from tallyroom.results.models import (
     Certification,
     Complaint,
     DataEntry,
+    FormKind,
     FormState,
     QuarantineFlag,
     ResultForm,
@@ -330,6 +331,13 @@ def _numbers(form: ResultForm) -> list[tuple[str, str, list[int | None]]]:
     return rows
 
 
+def _difference(values: list[int | None], pair: tuple[int, int] | None) -> str:
+    if pair is None or values[pair[0]] is None or values[pair[1]] is None:
+        return ""
+    change = int(values[pair[0]] or 0) - int(values[pair[1]] or 0)
+    return f"{change:+d}" if change else "0"
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def form_detail(request: HttpRequest, code: str, form_id: int) -> HttpResponse:
@@ -392,8 +400,16 @@ def form_detail(request: HttpRequest, code: str, form_id: int) -> HttpResponse:
         .exclude(pk=form.pk)
         .order_by("kind")
     )
+    kinds = [f.kind for f in [form, *others]]
+    # Official minus preliminary, where the station has both (the counting centre's change).
+    pair = (kinds.index(FormKind.OFFICIAL), kinds.index(FormKind.PRELIMINARY)) if len(set(kinds)) == 2 else None
     rows = [
-        {"label": label, "values": values, "differs": len({v for v in values if v is not None}) > 1}
+        {
+            "label": label,
+            "values": values,
+            "differs": len({v for v in values if v is not None}) > 1,
+            "difference": _difference(values, pair),
+        }
         for _key, label, values in _numbers(form)
     ]
     context = {
@@ -406,6 +422,8 @@ def form_detail(request: HttpRequest, code: str, form_id: int) -> HttpResponse:
         "decision_form": decision_form,
         "corrected": corrected_form,
         "can_decide": can_decide and form.state == FormState.QUARANTINED,
+        "can_resolve": can_decide and form.state == FormState.DISPUTED,
+        "compared": pair is not None,
         "error": error,
     }
     return render(request, "results/form_detail.html", context, status=status)
