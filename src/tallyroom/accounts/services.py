@@ -52,6 +52,21 @@ def user_grant_role(
     return grant
 
 
+def user_revoke_role(grant: RoleAssignment, *, actor: str = SYSTEM) -> None:
+    """Take a role away. The Django admin access that came with the last administrator role goes
+    with it: staff flags left behind would keep a former administrator in the admin as a superuser."""
+    with transaction.atomic():
+        user = grant.user
+        pk, role = grant.pk, grant.role
+        payload = {"user": user.get_username(), "role": role}
+        grant.delete()
+        audit_append("role.revoked", "role", pk, actor=actor, payload=payload)
+        if role == Role.ADMIN and not RoleAssignment.objects.filter(user_id=user.pk, role=Role.ADMIN).exists():
+            user.is_staff = False
+            user.is_superuser = False
+            user.save(update_fields=["is_staff", "is_superuser"])
+
+
 def user_create_or_reset(username: str, password: str) -> AbstractUser:
     user_model = get_user_model()
     user, _ = user_model.objects.get_or_create(username=username)

@@ -1,4 +1,13 @@
+"""The election's structure in the admin, read-only: it changes only through `tallyroom load
+--replace` / `load-stations`, which check it and put every change on the audit chain."""
+
+from __future__ import annotations
+
+from typing import Any
+
 from django.contrib import admin
+from django.db.models import Model
+from django.http import HttpRequest
 
 from tallyroom.elections.models import (
     Candidate,
@@ -12,27 +21,49 @@ from tallyroom.elections.models import (
 )
 
 
+class ReadOnly(admin.ModelAdmin[Model]):
+    """Viewable by administrators; written only by audited services."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class RoundInline(admin.TabularInline[Round, Election]):
     model = Round
     extra = 0
 
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
 
 @admin.register(Election)
-class ElectionAdmin(admin.ModelAdmin[Election]):
+class ElectionAdmin(ReadOnly):
     list_display = ("code", "name_en", "timezone", "polls_open", "polls_close")
     readonly_fields = ("definition", "definition_sha256", "created_at", "updated_at")
     inlines = [RoundInline]
 
 
 @admin.register(Municipality)
-class MunicipalityAdmin(admin.ModelAdmin[Municipality]):
+class MunicipalityAdmin(ReadOnly):
     list_display = ("code", "name_en", "name_sq", "name_sr", "area", "assembly_seats", "election")
     list_filter = ("election", "area")
     search_fields = ("code", "name_en", "name_sq", "name_sr")
 
 
 @admin.register(PollingCentre)
-class PollingCentreAdmin(admin.ModelAdmin[PollingCentre]):
+class PollingCentreAdmin(ReadOnly):
     list_display = ("code", "name", "municipality")
     list_filter = ("election",)
     search_fields = ("code", "name")
@@ -40,7 +71,7 @@ class PollingCentreAdmin(admin.ModelAdmin[PollingCentre]):
 
 
 @admin.register(PollingStation)
-class PollingStationAdmin(admin.ModelAdmin[PollingStation]):
+class PollingStationAdmin(ReadOnly):
     list_display = (
         "code",
         "centre",
@@ -55,14 +86,14 @@ class PollingStationAdmin(admin.ModelAdmin[PollingStation]):
 
 
 @admin.register(PoliticalEntity)
-class PoliticalEntityAdmin(admin.ModelAdmin[PoliticalEntity]):
+class PoliticalEntityAdmin(ReadOnly):
     list_display = ("code", "short_name", "name", "kind", "election")
     list_filter = ("election", "kind")
     search_fields = ("code", "name", "short_name")
 
 
 @admin.register(Candidate)
-class CandidateAdmin(admin.ModelAdmin[Candidate]):
+class CandidateAdmin(ReadOnly):
     list_display = ("name", "office", "entity", "position", "gender", "municipality")
     list_filter = ("office", "gender")
     search_fields = ("name",)
@@ -70,6 +101,6 @@ class CandidateAdmin(admin.ModelAdmin[Candidate]):
 
 
 @admin.register(Contest)
-class ContestAdmin(admin.ModelAdmin[Contest]):
+class ContestAdmin(ReadOnly):
     list_display = ("municipality", "kind", "round", "seats")
     list_filter = ("kind", "round")

@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from tallyroom.accounts.models import Role, RoleAssignment
+from tallyroom.elections.admin import ReadOnly
 from tallyroom.polling import services
 from tallyroom.polling.access import Reporter
 from tallyroom.polling.errors import PollingError
@@ -24,17 +25,6 @@ from tallyroom.polling.models import (
     TurnoutReport,
     Withdrawal,
 )
-
-
-class ReadOnly(admin.ModelAdmin[Model]):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(StationEvent)
