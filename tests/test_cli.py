@@ -166,3 +166,47 @@ def test_demo_serves_the_2013_election_over_http(scratch_db: str, tmp_path: Path
     again = tallyroom(scratch_db, tmp_path, "demo", "--no-serve", "--password", "demo-password-2013")
     assert again.returncode == 0, again.stderr
     assert "unchanged" in again.stdout
+    demo_snapshot_is_complete_and_verifies(scratch_db, tmp_path)
+
+
+def demo_snapshot_is_complete_and_verifies(db: str, tmp_path: Path) -> None:
+    """`tallyroom publish --out` writes every page of the whole demo election in three languages,
+    every open-data file, and a manifest that `tallyroom verify-snapshot` accepts."""
+    import gzip
+
+    from tallyroom.elections.demo import demo_path
+
+    site = tmp_path / "site"
+    published = tallyroom(db, tmp_path, "publish", "--out", str(site), timeout=900)
+    assert published.returncode == 0, published.stderr
+    manifest = json.loads((site / "manifest.json").read_bytes())
+    files = set(manifest["files"])
+    definition = json.loads(gzip.decompress(demo_path().read_bytes()))
+    code = definition["code"]
+    expected = {"data/index.json", f"data/{code}/index.json", "publication-key.pem"}
+    for lang in ("", "sq/", "sr-latn/"):
+        expected |= {
+            f"{lang}index.html",
+            f"{lang}elections/{code}/index.html",
+            f"{lang}elections/{code}/integrity/index.html",
+        }
+        for m in definition["municipalities"]:
+            expected.add(f"{lang}elections/{code}/{m['code']}/index.html")
+            expected |= {
+                f"{lang}elections/{code}/stations/{s['code'].replace('/', '_')}/index.html" for s in m["stations"]
+            }
+    for name in ("results.csv", "preferences.csv", "results.json", "results-cdf.json"):
+        expected.add(f"data/{code}/{name}")
+        expected |= {f"data/{code}/{m['code']}/{name}" for m in definition["municipalities"]}
+    assert expected - files == set()
+    assert sum(len(m["stations"]) for m in definition["municipalities"]) == 2_571
+    key = tmp_path / "publication-key.pem"
+    printed = tallyroom(db, tmp_path, "publication-key")
+    assert printed.returncode == 0, printed.stderr
+    key.write_text(printed.stdout)
+    verified = tallyroom(db, tmp_path, "verify-snapshot", str(site), "--key", str(key), timeout=600)
+    assert verified.returncode == 0, verified.stderr
+    (site / "elections" / code / "19" / "index.html").write_text("<p>SHPEND AHMETI lost</p>")
+    tampered = tallyroom(db, tmp_path, "verify-snapshot", str(site), "--key", str(key), timeout=600)
+    assert tampered.returncode == 1
+    assert f"elections/{code}/19/index.html: altered" in tampered.stderr

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from ninja import Router, Schema
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja import Field, Router, Schema
+from ninja.pagination import paginate
 
 from tallyroom.api.errors import ApiError, ErrorCode
+from tallyroom.api.pagination import Pages
 from tallyroom.elections import selectors
 from tallyroom.elections.models import Election, Municipality, PollingStation
 
@@ -33,12 +35,17 @@ class Estimate(Schema):
     method: str
 
 
+# A local time of day in the election's timezone. Not `dt.time`: OpenAPI's "time" format is RFC
+# 3339's, which requires a UTC offset, and a time of day has none.
+LocalTime = Annotated[str, Field(pattern=r"^\d{2}:\d{2}:\d{2}$", examples=["07:00:00"])]
+
+
 class ElectionOut(Schema):
     code: str
     name: Names
     timezone: str
-    polls_open: dt.time
-    polls_close: dt.time
+    polls_open: LocalTime
+    polls_close: LocalTime
     turnout_times: list[str]
     rounds: list[RoundOut]
     municipality_count: int
@@ -79,8 +86,8 @@ def _election_out(e: Election) -> ElectionOut:
         code=e.code,
         name=_names(e),
         timezone=e.timezone,
-        polls_open=e.polls_open,
-        polls_close=e.polls_close,
+        polls_open=e.polls_open.isoformat(),
+        polls_close=e.polls_close.isoformat(),
         turnout_times=e.turnout_times,
         rounds=[RoundOut(code=r.code, kind=r.kind, date=r.date) for r in e.rounds.all()],
         municipality_count=getattr(e, "municipality_count", 0),
@@ -97,7 +104,7 @@ def _election_or_404(code: str) -> Election:
 
 
 @router.get("/elections", response=list[ElectionOut], summary="List elections")
-@paginate(LimitOffsetPagination)
+@paginate(Pages)
 def list_elections(request: HttpRequest) -> list[ElectionOut]:
     return [_election_out(e) for e in selectors.election_list()]
 
@@ -112,7 +119,7 @@ def get_election(request: HttpRequest, code: str) -> ElectionOut:
     response=list[MunicipalityOut],
     summary="Municipalities of an election",
 )
-@paginate(LimitOffsetPagination)
+@paginate(Pages)
 def list_municipalities(request: HttpRequest, code: str) -> list[MunicipalityOut]:
     election = _election_or_404(code)
     return [
@@ -136,7 +143,7 @@ def list_municipalities(request: HttpRequest, code: str) -> list[MunicipalityOut
     summary="Polling stations of a municipality",
     description="`election` is required when several elections have a municipality with this code.",
 )
-@paginate(LimitOffsetPagination)
+@paginate(Pages)
 def list_stations(
     request: HttpRequest, code: str, election: str | None = None, search: str | None = None
 ) -> QuerySet[PollingStation]:

@@ -6,6 +6,7 @@ from enum import StrEnum
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from ninja import Schema
 
 
 class ErrorCode(StrEnum):
@@ -30,6 +31,20 @@ class ErrorCode(StrEnum):
     CERTIFIED = "certified"
     NOT_READY = "not_ready"
     STALE = "stale"
+
+
+class ErrorDetail(Schema):
+    field: str
+    message: str
+
+
+class ErrorOut(Schema):
+    """The body of every 4xx, as the OpenAPI document declares it."""
+
+    code: ErrorCode
+    message: str
+    field: str | None
+    details: list[ErrorDetail]
 
 
 class ApiError(Exception):

@@ -2,19 +2,49 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from csp.decorators import csp_update
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.openapi.schema import OpenAPISchema
 
-from tallyroom.api.errors import ApiError, ErrorCode, error_response
+from tallyroom.api.errors import ApiError, ErrorCode, ErrorOut, error_response
+from tallyroom.api.inputs import refuse_nul
 
-api = NinjaAPI(
+
+class TallyroomAPI(NinjaAPI):
+    """Declares the one error format as every operation's 4XX answer in the OpenAPI document, so
+    clients (and the schema fuzzer, tests/api/test_fuzz_api.py) know what a refusal looks like."""
+
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: Any = None) -> OpenAPISchema:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        error = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(error.pop("$defs", {}))
+        components["Error"] = error
+        answer = {
+            "description": "Refused: {code, message, field, details} (400 malformed, 401 unauthenticated, "
+            "403 forbidden, 404 not found, 409 conflict, 413 too large, 415 unsupported media type, "
+            "422 invalid input, 429 throttled)",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                operation.setdefault("responses", {}).setdefault("4XX", answer)
+        return schema
+
+
+api = TallyroomAPI(
     title="Tallyroom API",
     version="1",
     description="Municipal elections from the opening of the polls to certified results. "
     "Every 4xx answers {code, message, field, details}.",
     urls_namespace="api-v1",
+    # Swagger UI (vendored) sets style attributes as it draws: allowed on the docs page only.
+    docs_decorator=csp_update({"style-src": ["'unsafe-inline'"]}),
 )
 
 
@@ -70,6 +100,7 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 from tallyroom.api import elections as _elections  # noqa: E402  (routers register on import)
 
+api.add_decorator(refuse_nul, mode="view")
 api.add_router("", _elections.router)
 api.add_router("", "tallyroom.api.polling.router")
 api.add_router("", "tallyroom.api.results.router")

@@ -17,14 +17,15 @@ from django.contrib.auth import get_user_model
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from ninja import Field, Router, Schema
-from ninja.pagination import LimitOffsetPagination, paginate
-from pydantic import ConfigDict
+from ninja.pagination import paginate
+from pydantic import AfterValidator, ConfigDict
 
 from tallyroom.accounts.models import DeviceToken
 from tallyroom.accounts.tokens import TokenRefused, device_token_issue, device_token_revoke
 from tallyroom.api.auth import device_or_session
 from tallyroom.api.errors import ApiError, ErrorCode
 from tallyroom.api.idempotency import client_key, idempotent
+from tallyroom.api.pagination import Pages
 from tallyroom.elections.models import Election, Municipality, PollingCentre, PollingStation, Round
 from tallyroom.polling import access, clock, config, selectors, services
 from tallyroom.polling import state as sm
@@ -46,6 +47,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 Clock = Annotated[str, Field(pattern=r"^\d{2}:\d{2}$", examples=["11:00"])]
 Text = Annotated[str, Field(max_length=5000)]
 KeyField = Annotated[str | None, Field(default=None, max_length=200, description="client key (or the header)")]
+
+
+def _plausible(value: dt.datetime) -> dt.datetime:
+    # Far years overflow when moved between time zones (year 1 or 9999 with an offset).
+    if not 1900 <= value.year <= 2999:
+        raise ValueError("must be between the years 1900 and 2999")
+    return value
+
+
+When = Annotated[dt.datetime, AfterValidator(_plausible)]
 
 
 def domain(view: F) -> F:
@@ -145,7 +156,7 @@ class StatusOut(Schema):
 
 class EventIn(In):
     kind: Literal["opened", "suspended", "resumed", "closed", "closed_early", "did_not_open", "retracted"]
-    occurred_at: dt.datetime = Field(description="ISO 8601; without an offset, the election's local time")
+    occurred_at: When = Field(description="ISO 8601; without an offset, the election's local time")
     reason: Text = ""
     corrects: int | None = Field(default=None, description="id of the event this one supersedes")
     round: str | None = None
@@ -174,7 +185,7 @@ class EventRecordedOut(EventOut):
 class TurnoutIn(In):
     voters: int = Field(ge=0, le=services.MAX_VOTERS, description="voters signed on the list so far")
     reporting_time: Clock | None = Field(default=None, description="one of the election's reporting times")
-    at: dt.datetime | None = Field(default=None, description="the time of an ad hoc figure")
+    at: When | None = Field(default=None, description="the time of an ad hoc figure")
     correction: bool = False
     round: str | None = None
     client_key: KeyField = None
@@ -218,7 +229,7 @@ class IncidentIn(In):
         "other",
     ]
     severity: Literal["low", "medium", "high", "critical"]
-    occurred_at: dt.datetime
+    occurred_at: When
     station: str | None = None
     municipality: str | None = Field(default=None, description="for a place that is not a station")
     place: Annotated[str, Field(max_length=300)] = ""
@@ -319,7 +330,7 @@ class ReasonIn(In):
 
 class DeploymentIn(In):
     station: str
-    started_at: dt.datetime
+    started_at: When
     client_key: KeyField = None
 
 
@@ -336,7 +347,7 @@ class WithdrawalIn(In):
     municipality: str | None = None
     area: str | None = None
     centre: str | None = None
-    occurred_at: dt.datetime
+    occurred_at: When
     reason: Text
     client_key: KeyField = None
 
@@ -365,7 +376,7 @@ class TokenIn(In):
     station: str
     username: str
     round: str | None = None
-    expires_at: dt.datetime | None = None
+    expires_at: When | None = None
     label: Annotated[str, Field(max_length=100)] = ""
 
 
@@ -693,7 +704,7 @@ def post_incident(request: HttpRequest, payload: IncidentIn) -> Any:
     summary="Incidents this caller may see, newest first",
 )
 @domain
-@paginate(LimitOffsetPagination)
+@paginate(Pages)
 def list_incidents(
     request: HttpRequest,
     election: str,
@@ -861,7 +872,7 @@ def post_incident_photo(request: HttpRequest, incident_id: int) -> Any:
     summary="Verified incidents (public)",
     description="What the public pages and the results pipeline show: verified and resolved incidents only.",
 )
-@paginate(LimitOffsetPagination)
+@paginate(Pages)
 def public_incidents(request: HttpRequest, code: str, station: str | None = None) -> Any:
     elec = _election(code)
     qs = (

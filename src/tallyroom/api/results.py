@@ -17,6 +17,7 @@ from tallyroom.accounts.models import Role
 from tallyroom.api.auth import device_or_session
 from tallyroom.api.errors import ApiError, ErrorCode
 from tallyroom.api.idempotency import client_key, idempotent
+from tallyroom.api.pagination import MAX_LIMIT, MAX_OFFSET
 from tallyroom.elections.models import Contest, Election, Municipality, PollingStation, Round
 from tallyroom.polling import access as polling_access
 from tallyroom.polling.errors import PollingError
@@ -145,7 +146,7 @@ class AnnulmentIn(In):
 
 def _election(code: str | None, station: str | None = None) -> Election:
     qs = Election.objects.defer("definition")
-    if code:
+    if code or station is None:
         found = qs.filter(code=code).first()
         if found is None:
             raise ApiError(404, ErrorCode.NOT_FOUND, f"No election with code {code!r}.", "election")
@@ -327,8 +328,8 @@ def quarantine_queue(
     election: str,
     municipality: str | None = None,
     check: str | None = None,
-    limit: int = 100,
-    offset: int = 0,
+    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = 100,
+    offset: Annotated[int, Field(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     found = _election(election)
     muni = Municipality.objects.filter(election=found, code=municipality).first() if municipality else None
@@ -343,7 +344,7 @@ def quarantine_queue(
     page = (
         forms.select_related("station", "contest__round", "contest__municipality")
         .prefetch_related(Prefetch("flags", queryset=QuarantineFlag.objects.filter(cleared_at__isnull=True)))
-        .order_by("pk")[offset : offset + min(limit, 1000)]
+        .order_by("pk")[offset : offset + limit]
     )
     return {
         "count": total,

@@ -13,14 +13,14 @@ class PollingConfig(AppConfig):
         from tallyroom.audit.chain import register
         from tallyroom.polling import audit
 
-        register("station_event", audit.station_event_state)
-        register("turnout_report", audit.turnout_report_state)
-        register("incident", audit.incident_state)
-        register("incident_photo", audit.incident_photo_state)
-        register("observer_organisation", audit.observer_organisation_state)
-        register("observer", audit.observer_state)
-        register("deployment", audit.deployment_state)
-        register("withdrawal", audit.withdrawal_state)
+        register("station_event", audit.station_event_state, audit.station_event_state.many)
+        register("turnout_report", audit.turnout_report_state, audit.turnout_report_state.many)
+        register("incident", audit.incident_state, audit.incident_state.many)
+        register("incident_photo", audit.incident_photo_state, audit.incident_photo_state.many)
+        register("observer_organisation", audit.observer_organisation_state, audit.observer_organisation_state.many)
+        register("observer", audit.observer_state, audit.observer_state.many)
+        register("deployment", audit.deployment_state, audit.deployment_state.many)
+        register("withdrawal", audit.withdrawal_state, audit.withdrawal_state.many)
         register("polling_batch", audit.polling_batch_state)
         # Device tokens live in accounts; election day is what they are for.
         register("device_token", device_token_state)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from django.db.models import Model
@@ -21,12 +20,19 @@ from tallyroom.polling.models import (
 )
 
 
-def _reader(model: type[Model], fields: tuple[str, ...]) -> Callable[[str], Any]:
-    def read(pk: str) -> Any:
-        row = model._default_manager.filter(pk=pk).values(*fields).first()
+class _Reader:
+    """Reads a row's `fields`: one row by id (the chain's serializer), or many at once (`many`)."""
+
+    def __init__(self, model: type[Model], fields: tuple[str, ...]) -> None:
+        self.model, self.fields = model, fields
+
+    def __call__(self, pk: str) -> Any:
+        row = self.model._default_manager.filter(pk=pk).values(*self.fields).first()
         return dict(row) if row else None
 
-    return read
+    def many(self, pks: list[str]) -> dict[str, Any]:
+        found = states(self.model, self.fields, [int(pk) for pk in pks if pk.isdigit()])
+        return {str(pk): state for pk, state in found.items()}
 
 
 STATION_EVENT_FIELDS = (
@@ -53,9 +59,9 @@ TURNOUT_REPORT_FIELDS = (
     "review_note",
     "client_key",
 )
-station_event_state = _reader(StationEvent, STATION_EVENT_FIELDS)
-turnout_report_state = _reader(TurnoutReport, TURNOUT_REPORT_FIELDS)
-incident_state = _reader(
+station_event_state = _Reader(StationEvent, STATION_EVENT_FIELDS)
+turnout_report_state = _Reader(TurnoutReport, TURNOUT_REPORT_FIELDS)
+incident_state = _Reader(
     Incident,
     (
         "station__code",
@@ -75,15 +81,15 @@ incident_state = _reader(
         "observer_id",
     ),
 )
-incident_photo_state = _reader(IncidentPhoto, ("incident_id", "file", "content_type", "size", "sha256"))
-observer_organisation_state = _reader(ObserverOrganisation, ("name", "kind", "election__code"))
-observer_state = _reader(
+incident_photo_state = _Reader(IncidentPhoto, ("incident_id", "file", "content_type", "size", "sha256"))
+observer_organisation_state = _Reader(ObserverOrganisation, ("name", "kind", "election__code"))
+observer_state = _Reader(
     Observer, ("organisation_id", "full_name", "user_id", "status", "badge_number", "reason", "revoked_at")
 )
-deployment_state = _reader(
+deployment_state = _Reader(
     Deployment, ("observer_id", "station__code", "started_at", "ended_at", "end_reason", "withdrawal_id")
 )
-withdrawal_state = _reader(
+withdrawal_state = _Reader(
     Withdrawal,
     ("organisation_id", "municipality__code", "area", "centre__code", "occurred_at", "reason", "deployments_ended"),
 )

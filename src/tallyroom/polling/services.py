@@ -1110,7 +1110,10 @@ def observer_organisation_create(
     if kind not in ObserverOrganisation.Kind.values:
         raise InvalidInput(_("Unknown kind of organisation %(kind)r.") % {"kind": kind}, "kind")
     with transaction.atomic():
-        existing = ObserverOrganisation.objects.filter(election=election, name=name).first()
+        known = _known(ObserverOrganisation, election, client_key, None)
+        if known is not None and (known.name, known.kind) != (name, kind):
+            raise KeyReused(_("This client key was already used for another submission."), "client_key")
+        existing = known or ObserverOrganisation.objects.filter(election=election, name=name).first()
         if existing is not None:
             if existing.kind != kind:
                 raise Conflict(_("An organisation of that name is already recorded."), "name")

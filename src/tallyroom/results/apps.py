@@ -12,7 +12,7 @@ class ResultsConfig(AppConfig):
         from tallyroom.audit.chain import register
         from tallyroom.results import audit
 
-        register("result_form", audit.form_state)
+        register("result_form", audit.form_state, audit.form_states)
         register("contest", audit.contest_state)
         register("annulment", audit.annulment_state)
         register("complaint", audit.complaint_state)

@@ -5,8 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from tallyroom.elections.models import Contest
-from tallyroom.results.models import Annulment, Certification, Complaint, ResultForm
+from tallyroom.elections.models import Candidate, Contest, PoliticalEntity
+from tallyroom.results.content import FormContent
+from tallyroom.results.models import (
+    COUNT_FIELDS,
+    Annulment,
+    Certification,
+    Complaint,
+    ResultForm,
+    ResultPreference,
+    ResultVote,
+)
 
 
 def form_state(pk: str) -> Any:
@@ -33,6 +42,50 @@ def form_audit_state(form: ResultForm, content_sha256: str) -> dict[str, Any]:
         "version": form.version,
         "content": content_sha256,
     }
+
+
+_FORM_COLUMNS = ("pk", "station_id", "contest_id", "kind", "state", "version", *COUNT_FIELDS, "committee_signed")
+
+
+def form_states(ids: list[str]) -> dict[str, Any]:
+    """`form_state` of many forms in five queries (for `audit verify`); must agree with it."""
+    pks = [int(i) for i in ids if i.isdigit()]
+    rows = list(ResultForm.objects.filter(pk__in=pks).values_list(*_FORM_COLUMNS))
+    written = [row[0] for row in rows if row[4] not in UNWRITTEN]
+    # Codes and positions are looked up once per batch rather than joined into every vote row.
+    vote_rows = list(ResultVote.objects.filter(form_id__in=written).values_list("form_id", "entity_id", "votes"))
+    pref_rows = list(
+        ResultPreference.objects.filter(form_id__in=written).values_list("form_id", "candidate_id", "votes")
+    )
+    candidates = {
+        pk: (entity, position)
+        for pk, entity, position in Candidate.objects.filter(pk__in={row[1] for row in pref_rows}).values_list(
+            "pk", "entity__code", "position"
+        )
+    }
+    entities = dict(PoliticalEntity.objects.filter(pk__in={row[1] for row in vote_rows}).values_list("pk", "code"))
+    votes: dict[int, dict[str, int]] = {}
+    for form_id, entity_id, count in vote_rows:
+        votes.setdefault(form_id, {})[entities[entity_id]] = count
+    prefs: dict[int, dict[str, dict[int, int]]] = {}
+    for form_id, candidate_id, count in pref_rows:
+        entity, position = candidates[candidate_id]
+        prefs.setdefault(form_id, {}).setdefault(entity, {})[position] = count
+    out: dict[str, Any] = {}
+    for pk, station, contest, kind, state, version, *counts in rows:
+        sha = ""
+        if state not in UNWRITTEN:
+            numbers = dict(zip((*COUNT_FIELDS, "committee_signed"), counts, strict=True))
+            sha = FormContent(votes=votes.get(pk, {}), preferences=prefs.get(pk, {}), **numbers).sha256()
+        out[str(pk)] = {
+            "station": station,
+            "contest": contest,
+            "kind": kind,
+            "state": state,
+            "version": version,
+            "content": sha,
+        }
+    return out
 
 
 def contest_state(pk: str) -> Any:
