@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,3 +46,12 @@ def db_counts() -> dict[str, int]:
 def _fast_password_hashing(settings: Any) -> None:
     """Real hashers are slow by design; tests of hashing itself override this."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A headless chromium for the test (see tests/browser.py)."""
+    from tests.browser import launched_browser
+
+    with launched_browser(monkeypatch) as launched:
+        yield launched

@@ -7,19 +7,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.db import connections
 
 from tallyroom.accounts.models import Role
 from tallyroom.accounts.services import user_create_or_reset, user_grant_role
 from tallyroom.elections.models import Election
 from tallyroom.elections.services import election_load
-from tests.polling.test_browser_election_day import ARGS, CHROMIUM
+from tests.browser import MARKS, launched_browser
 from tests.signin import totp_now
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/browser-ready)"),
-]
+pytestmark = MARKS
 PASSWORD = "a-long-browser-password"
 
 
@@ -28,19 +24,13 @@ def page(transactional_db: None, small_definition: dict[str, Any], monkeypatch: 
     election_load(small_definition)
     admin = user_create_or_reset("csp-admin", PASSWORD)
     user_grant_role(admin, Election.objects.get(code="test-2025"), Role.ADMIN)
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop shares this thread
-    connections.close_all()
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    with launched_browser(monkeypatch) as browser:
         context = browser.new_context()
         context.route(
             "**/*",
             lambda r: r.continue_() if "127.0.0.1" in r.request.url or "localhost" in r.request.url else r.abort(),
         )
         yield context.new_page()
-        browser.close()
-        connections.close_all()
 
 
 def test_pages_and_the_api_docs_draw_under_the_policy(page: Any, live_server: Any) -> None:

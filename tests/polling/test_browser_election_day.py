@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import pytest
-from django.db import connections
 
 from tallyroom.accounts.models import Role
 from tallyroom.accounts.services import user_create_or_reset, user_grant_role
@@ -21,41 +19,13 @@ from tallyroom.elections.services import election_load
 from tallyroom.polling import services
 from tallyroom.polling.access import Reporter
 from tallyroom.polling.models import Incident, StationEvent, TurnoutReport
+from tests.browser import MARKS
 from tests.signin import totp_now
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
 PASSWORD = "a-long-demo-password"
 PHONE = {"width": 390, "height": 844}
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (scripts/browser-ready)"
-    ),
-]
-
-
-@pytest.fixture
-def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop shares this thread (here only)
-    # Playwright switches greenlets, and with them the context Django keeps its connections in:
-    # close them on both sides of the switch, or one is left open behind the test's back.
-    connections.close_all()
-    with playwright_api.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield launched
-        launched.close()
-        connections.close_all()
+pytestmark = MARKS
 
 
 @pytest.fixture

@@ -6,45 +6,25 @@ $TALLYROOM_ARTIFACTS (else the test's temporary folder)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import pytest
-from django.db import connections
 from django.test import Client
 from django.utils import translation
 
 from tallyroom.elections.models import Election
 from tallyroom.elections.services import election_load
 from tallyroom.publish.formatting import num, pct
+from tests.browser import MARKS
 from tests.publish.pages_helpers import count_small_election
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 LOCAL = {"localhost", "127.0.0.1", "::1"}
 LANGUAGES = ["en", "sq", "sr-latn"]
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (scripts/browser-ready)"
-    ),
-]
-
-
-@pytest.fixture
-def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop shares this thread (this test only)
-    connections.close_all()
-    with playwright_api.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield launched
-        launched.close()
-        connections.close_all()
+pytestmark = MARKS
 
 
 @pytest.fixture
