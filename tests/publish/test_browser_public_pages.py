@@ -1,4 +1,4 @@
-"""The public pages in a real browser, with scripts switched off: the election, a municipality and
+"""The public pages in a real browser, with scripts switched off: home, the election, a municipality and
 a station, in each language. The numbers on screen are the API's, written the reader's way; every
 request stays on this machine. Debian's chromium, driven by Playwright. Screenshots go to
 $TALLYROOM_ARTIFACTS (else the test's temporary folder)."""
@@ -83,7 +83,11 @@ def test_the_public_pages_show_the_apis_numbers_in_every_language(
     page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
     for lang in LANGUAGES:
         with translation.override(lang):
-            page.goto(f"{base}{prefix(lang)}/elections/test-2025/")
+            page.goto(f"{base}{prefix(lang)}/")  # the home page lists the elections and their progress
+            assert page.locator("html").get_attribute("lang") == lang
+            page.screenshot(path=str(artifacts / f"{lang}-home.png"))
+            page.locator("section.election-link h2 a").click()
+            assert page.url == f"{base}{prefix(lang)}/elections/test-2025/"
             assert page.locator("html").get_attribute("lang") == lang
             row = page.locator('tr[data-municipality="38"]')
             assert row.locator("a").inner_text() == {"en": "North Mitrovica", "sq": "Mitrovicë e Veriut"}.get(
@@ -107,9 +111,9 @@ def test_the_public_pages_show_the_apis_numbers_in_every_language(
             assert "Masked men stormed the centre." in page.locator("ul.incidents").inner_text()
             page.screenshot(path=str(artifacts / f"{lang}-station.png"))
     context.close()
-    assert len(requested) >= 9
+    assert len(requested) >= 12
     assert [u for u in requested if (urlparse(u).hostname or "") not in LOCAL] == []
     assert failed == []  # the style sheets load too
     assert sorted(p.name for p in artifacts.glob("*.png")) == sorted(
-        f"{lang}-{kind}.png" for lang in LANGUAGES for kind in ("election", "municipality", "station")
+        f"{lang}-{kind}.png" for lang in LANGUAGES for kind in ("home", "election", "municipality", "station")
     )
