@@ -19,19 +19,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import machine, now, write_section
+from report import SERVER, fresh_database, machine, now, write_section
 
-SERVER = os.environ.get("TALLYROOM_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 DB = "tallyroom_bench_audit"
 BATCH = 20_000
-
-
-def fresh_database() -> None:
-    import psycopg
-
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB}"')
 
 
 def main() -> None:  # noqa: PLR0915 - one linear script
@@ -42,7 +33,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     parser.add_argument("--no-write", action="store_true", help="print, do not update BENCHMARKS.md")
     args = parser.parse_args()
 
-    fresh_database()
+    fresh_database(DB)
     os.environ["DATABASE_URL"] = f"{SERVER}/{DB}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tallyroom.settings")
     import django

@@ -24,7 +24,6 @@ import os
 import random
 import resource
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,20 +36,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import ROOT, machine, now, write_section
+from report import ROOT, SERVER, free_port, fresh_database, machine, now, write_section
 
-SERVER = os.environ.get("TALLYROOM_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 STATIC = "/static/tallyroom/site.css"
 SEED = 11
 MUNICIPALITIES = 38  # Kosovo's: the tallies of a contest are locked per write, so this sets contention
-
-
-def fresh_database(name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def drop_database(name: str) -> None:
@@ -203,12 +193,6 @@ class BackendCpu:
 def server_pids(master: int) -> list[int]:
     children = Path(f"/proc/{master}/task/{master}/children")
     return [master, *(int(p) for p in children.read_text().split())] if children.exists() else [master]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until_up(port: int, proc: subprocess.Popen[bytes], workers: int) -> None:

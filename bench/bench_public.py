@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,11 +26,10 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import machine, now, write_section
+from report import SERVER, free_port, fresh_database, machine, now, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 TALLYROOM = str(ROOT / ".venv" / "bin" / "tallyroom")
-SERVER = os.environ.get("TALLYROOM_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 DB = "tallyroom_bench_public"
 ELECTION = "ks-2013-local"
 MUNICIPALITY = "19"  # Pristina: the largest municipality, runoff and all
@@ -54,20 +52,6 @@ http {{
   }}
 }}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def fresh_database() -> None:
-    import psycopg
-
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB}"')
 
 
 def wait_for(url: str, seconds: float = 60) -> None:
@@ -126,7 +110,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     if not args.reuse or not (snapshots / "current").exists():
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
-        fresh_database()
+        fresh_database(DB)
         t = time.perf_counter()
         subprocess.run([TALLYROOM, "demo", "--no-serve"], env=env, cwd=work, check=True, stdout=subprocess.DEVNULL)
         timings["demo"] = time.perf_counter() - t

@@ -6,10 +6,28 @@ import datetime as dt
 import os
 import platform
 import re
+import socket
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = ROOT / "BENCHMARKS.md"
+# The PostgreSQL server the benchmarks create their own databases on.
+SERVER = os.environ.get("TALLYROOM_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+
+
+def fresh_database(name: str) -> None:
+    """Drop and create a benchmark's own database on SERVER."""
+    import psycopg
+
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def machine() -> str:
