@@ -16,6 +16,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.timezone import now as timezone_now
 
 from tallyroom.audit.models import GENESIS, AuditEntry, AuditHead
+from tallyroom.fastsql import insert_models
 
 # object_type -> function(object_id) -> the row's state as JSON-able data, or None if it is gone.
 Serializer = Callable[[str], Any]
@@ -157,7 +158,7 @@ def audit_append_many(entries: list[PendingEntry], *, actor: str = SYSTEM, role:
             )
         )
         prev = new_hash
-    AuditEntry.objects.bulk_create(rows, batch_size=2000)
+    insert_models(rows)
     AuditHead.objects.filter(id=1).update(seq=seq, entry_hash=prev)
 
 

@@ -12,6 +12,13 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 
+class ElectionManager(models.Manager["Election"]):
+    def get_queryset(self) -> models.QuerySet[Election]:
+        # The definition as loaded is megabytes at national scale and almost never read: fetched
+        # only when `.definition` is touched.
+        return super().get_queryset().defer("definition")
+
+
 class Election(models.Model):
     code = models.CharField(_("code"), max_length=40, unique=True)
     name_en = models.CharField(_("name (English)"), max_length=200)
@@ -28,6 +35,8 @@ class Election(models.Model):
     definition_sha256 = models.CharField(_("definition SHA-256"), max_length=64)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = ElectionManager()
 
     class Meta:
         ordering = ["code"]

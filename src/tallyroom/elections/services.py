@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import itertools
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -171,10 +172,29 @@ def _apply(election: Election, doc: dict[str, Any], digest: str) -> None:
         "code",
         {c["code"]: {"municipality": munis[m["code"]], "name": c["name"]} for m in munis_doc for c in m["centres"]},
     )
-    sync.rows(
-        PollingStation,
-        "code",
-        {
+    _sync_stations(sync, election, munis_doc, munis, centres)
+    candidates = sync.rows(Candidate, _candidate_key, _wanted_candidates(munis_doc, munis, entities))
+    first_round = next(rounds[r["code"]] for r in doc["rounds"] if r["kind"] == "first")
+    _sync_first_round_contests(sync, first_round, munis_doc, munis, entities, candidates)
+    sync.delete_leftovers()
+
+
+STATION_CHUNK = 10_000
+
+
+def _sync_stations(
+    sync: _Sync,
+    election: Election,
+    munis_doc: list[dict[str, Any]],
+    munis: dict[Hashable, Any],
+    centres: dict[Hashable, Any],
+) -> None:
+    """Stations a chunk at a time: a national list (a million stations) would otherwise hold every
+    row twice in memory. Matched by code, so a station may move between municipalities."""
+    pairs = ((m, s) for m in munis_doc for s in m["stations"])
+    seen: set[str] = set()
+    while chunk := list(itertools.islice(pairs, STATION_CHUNK)):
+        wanted: dict[Hashable, dict[str, Any]] = {
             s["code"]: {
                 "municipality": munis[m["code"]],
                 "centre": centres[s["centre"]],
@@ -182,14 +202,17 @@ def _apply(election: Election, doc: dict[str, Any], digest: str) -> None:
                 "kind": s.get("kind", "regular"),
                 "registered_estimated": s.get("registered_estimated", False),
             }
-            for m in munis_doc
-            for s in m["stations"]
-        },
-    )
-    candidates = sync.rows(Candidate, _candidate_key, _wanted_candidates(munis_doc, munis, entities))
-    first_round = next(rounds[r["code"]] for r in doc["rounds"] if r["kind"] == "first")
-    _sync_first_round_contests(sync, first_round, munis_doc, munis, entities, candidates)
-    sync.delete_leftovers()
+            for m, s in chunk
+        }
+        seen.update(str(code) for code in wanted)
+        scope = models.Q(election=election, code__in=list(wanted))
+        sync.rows(PollingStation, "code", wanted, scope=scope, related=("centre",), keep_extra=True)
+    gone = [
+        pk
+        for pk, code in PollingStation.objects.filter(election=election).values_list("pk", "code").iterator(10_000)
+        if code not in seen
+    ]
+    sync.leftovers(PollingStation, gone)
 
 
 def _candidate_key(obj: Candidate) -> Hashable:
@@ -340,6 +363,10 @@ class _Sync:
         if existing and not keep_extra:
             self._leftovers.append((model, [o.pk for o in existing.values()]))
         return result
+
+    def leftovers(self, model: type[models.Model], pks: list[int]) -> None:
+        if pks:
+            self._leftovers.append((model, pks))
 
     def delete_leftovers(self) -> None:
         for model, pks in reversed(self._leftovers):

@@ -2,12 +2,15 @@
 
 Turnout and entity strength vary by municipality (Beta draws) and by station (binomial counts
 around them); preference votes concentrate on a few candidates of each list.
+`simulate_day.py` adds the election day from the same per-station draws; `tallyroom simulate`
+writes or loads both (docs/simulate.md).
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 ENTITIES = 10
@@ -63,6 +66,26 @@ def simulate_definition(stations: int, municipalities: int, seed: int = 1, code:
 
 def simulate_forms(definition: dict[str, Any], seed: int = 1) -> Iterator[tuple[str, str, dict[str, Any]]]:
     """(station code, contest kind, form content) for every station and first-round contest."""
+    for draw in station_draws(definition, seed):
+        yield draw.station, "assembly", draw.assembly
+        yield draw.station, "mayor", draw.mayor
+
+
+@dataclass(frozen=True)
+class StationDraw:
+    """One station's count: its voters (ballots used) and its two first-round forms."""
+
+    municipality: str
+    station: str
+    registered: int
+    voters: int
+    assembly: dict[str, Any]
+    mayor: dict[str, Any]
+
+
+def station_draws(definition: dict[str, Any], seed: int = 1) -> Iterator[StationDraw]:
+    """Every station's count, streamed in definition order: the one source of each station's voters,
+    so the simulated day (turnout) and the forms (ballots used) agree."""
     rng = random.Random(seed + 1)  # noqa: S311
     for muni in definition["municipalities"]:
         turnout = rng.betavariate(9, 10)
@@ -85,10 +108,11 @@ def simulate_forms(definition: dict[str, Any], seed: int = 1) -> Iterator[tuple[
                 for e, v in votes.items()
                 if v >= 2
             }
-            yield station["code"], "assembly", _form(registered, votes, invalid, prefs)
+            assembly = _form(registered, votes, invalid, prefs)
             mayor_entities = [c["entity"] for c in muni["mayor"]]
             mvotes = _split(rng, valid, {e: strength[e] for e in mayor_entities})
-            yield station["code"], "mayor", _form(registered, mvotes, invalid, {})
+            mayor = _form(registered, mvotes, invalid, {})
+            yield StationDraw(muni["code"], station["code"], registered, voters, assembly, mayor)
 
 
 def _split(rng: random.Random, n: int, weights: dict[Any, float]) -> dict[Any, int]:

@@ -16,10 +16,10 @@ from django.db import transaction
 from tallyroom.audit.chain import PendingEntry, audit_append_many
 from tallyroom.elections.definition import Problem
 from tallyroom.elections.models import Contest, Election, PollingStation, Round
+from tallyroom.fastsql import insert_models, insert_rows
 from tallyroom.results.audit import form_audit_state
 from tallyroom.results.content import Ballot, FormContent, ballot_of, parse_content, station_registered
 from tallyroom.results.errors import ResultsError, ResultsErrorCode
-from tallyroom.results.fastsql import insert_models, insert_rows
 from tallyroom.results.models import (
     Certification,
     FormKind,

@@ -10,6 +10,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from tallyroom.elections.definition import Problem
@@ -59,6 +60,10 @@ class FormContent:
         }
 
     def sha256(self) -> str:
+        return self._digest
+
+    @cached_property
+    def _digest(self) -> str:  # the bulk path asks twice per form; the content never changes
         blob = json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 

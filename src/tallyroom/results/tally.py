@@ -15,7 +15,7 @@ from django.db.models import Case, Count, F, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 
 from tallyroom.elections.models import Candidate, Contest
-from tallyroom.results.fastsql import add_sums
+from tallyroom.fastsql import add_sums
 from tallyroom.results.models import (
     ContestTally,
     FormKind,

@@ -1,0 +1,310 @@
+"""A national count end to end on PostgreSQL: every station's forms ingested (checked, quarantined
+where suspicious, tallied, chained), tabulated and published, against a plain COPY of the same rows.
+
+    .venv/bin/python bench/bench_national.py --stations 1000000 --municipalities 1000
+
+Creates its own database (`--database`, default `tallyroom_national`; dropped first) on the server of
+TALLYROOM_BENCH_POSTGRES. Setting up (simulating the election, loading its definition, writing the
+forms as JSON lines, one file per ingest worker) is timed but not part of the count. The count is:
+`--workers` processes (counting centres) submitting their forms through the bulk service in batches,
+then a full recomputation (which must equal the running tallies), the results of every contest,
+and a signed snapshot of the public site. A sampler reads every process's resident memory (this
+script, the workers, every PostgreSQL process) twice a second; the peaks are reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gzip
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import SERVER, fresh_database, machine, now, write_section
+
+MIB = 1024 * 1024
+
+
+class MemorySampler(threading.Thread):
+    """Peak resident set size (VmRSS) per process group, from /proc, twice a second."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peaks: dict[str, int] = {}
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(0.5):
+            self.sample()
+
+    def sample(self) -> None:
+        me = os.getpid()
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                rss = next(
+                    int(line.split()[1]) * 1024
+                    for line in (proc / "status").read_text().splitlines()
+                    if line.startswith("VmRSS:")
+                )
+            except (OSError, StopIteration):
+                continue
+            group = self.group(int(proc.name), me, cmd)
+            if group:
+                self.peaks[group] = max(self.peaks.get(group, 0), rss)
+
+    @staticmethod
+    def group(pid: int, me: int, cmd: str) -> str | None:
+        if pid == me:
+            return "bench (simulate, load, tabulate, publish)"
+        if "bench_national.py" in cmd and "--worker" in cmd:
+            return "ingest worker (each)"
+        if cmd.startswith("postgres:"):
+            return "PostgreSQL backend or helper (each)"
+        if "postgres" in cmd and " -D " in cmd:
+            return "PostgreSQL postmaster"
+        return None
+
+
+def django_setup(database: str) -> None:
+    os.environ["DATABASE_URL"] = f"{SERVER}/{database}"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tallyroom.settings")
+    import django
+
+    django.setup()
+
+
+def worker(path: Path, database: str, batch: int) -> None:
+    """One counting centre: submit the forms of `path` in batches; print the outcome counts."""
+    django_setup(database)
+    from tallyroom.elections.models import Election
+    from tallyroom.results.bulk import BulkItem, result_forms_submit_bulk
+
+    election = Election.objects.defer("definition").get(code="sim")
+    statuses: Counter[str] = Counter()
+    items: list[BulkItem] = []
+
+    def flush() -> None:
+        for outcome in result_forms_submit_bulk(election, items, actor="bench", role="admin"):
+            statuses[outcome.status] += 1
+        items.clear()
+
+    with gzip.open(path, "rt") as lines:
+        for line in lines:
+            station, contest, data = json.loads(line)
+            items.append(BulkItem(station, contest, data))
+            if len(items) == batch:
+                flush()
+    if items:
+        flush()
+    print(json.dumps(dict(statuses)))
+
+
+def timed(label: str, times: dict[str, float]) -> Any:
+    class Timer:
+        def __enter__(self) -> None:
+            self.t = time.perf_counter()
+            print(f"{label}...", flush=True)
+
+        def __exit__(self, *exc: object) -> None:
+            times[label] = time.perf_counter() - self.t
+            print(f"{label}: {times[label]:.1f} s", flush=True)
+
+    return Timer()
+
+
+def main() -> None:  # noqa: PLR0915 - one linear script
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--stations", type=int, default=1_000_000)
+    parser.add_argument("--municipalities", type=int, default=1_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=5_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--database", default="tallyroom_national")
+    parser.add_argument("--no-write", action="store_true", help="print, do not update BENCHMARKS.md")
+    parser.add_argument("--no-publish", action="store_true", help="stop after tabulating (implies --no-write)")
+    parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args.database, args.batch)
+        return
+
+    sampler = MemorySampler()
+    sampler.start()
+    times: dict[str, float] = {}
+    fresh_database(args.database)
+    django_setup(args.database)
+    from django.core.management import call_command
+    from django.db import connection
+
+    from tallyroom.elections.models import Election
+    from tallyroom.elections.services import election_load
+    from tallyroom.elections.simulate import simulate_definition, simulate_forms
+    from tallyroom.publish.services import snapshot_publish_to
+    from tallyroom.results.models import ResultForm, ResultPreference, ResultVote
+    from tallyroom.results.selectors import contest_results
+    from tallyroom.results.tally import tally_recompute
+
+    call_command("migrate", verbosity=0)
+    work = Path(tempfile.mkdtemp(prefix="tallyroom-national-"))
+    with timed("simulate the definition", times):
+        definition = simulate_definition(args.stations, args.municipalities, seed=args.seed)
+    with timed("load the definition", times):
+        election_load(definition)
+    paths = [work / f"forms-{i}.jsonl.gz" for i in range(args.workers)]
+    with timed("simulate the forms", times):
+        # Each worker (counting centre) takes whole municipalities, so workers never wait for
+        # each other's tally locks; they share only the audit chain.
+        share = {m["code"]: i % args.workers for i, m in enumerate(definition["municipalities"])}
+        home = {s["code"]: share[m["code"]] for m in definition["municipalities"] for s in m["stations"]}
+        forms = 0
+        with contextlib.ExitStack() as stack:
+            outs = [stack.enter_context(gzip.open(p, "wt", compresslevel=1)) for p in paths]
+            for station, contest, data in simulate_forms(definition, seed=args.seed):
+                outs[home[station]].write(json.dumps([station, contest, data]) + "\n")
+                forms += 1
+        del home
+    del definition
+
+    with timed("ingest", times):
+        procs = [
+            subprocess.Popen(
+                [sys.executable, __file__, "--worker", str(p), "--database", args.database, "--batch", str(args.batch)],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for p in paths
+        ]
+        statuses: Counter[str] = Counter()
+        for proc in procs:
+            out, _ = proc.communicate()
+            if proc.returncode:
+                raise SystemExit(f"worker failed ({proc.returncode})")
+            statuses.update(json.loads(out.strip().splitlines()[-1]))
+    stored = ResultForm.objects.count()
+    assert stored == forms == sum(statuses.values()), (stored, forms, statuses)
+    votes = ResultVote.objects.count()
+    prefs = ResultPreference.objects.count()
+
+    copy_s = copy_baseline(connection, work)
+
+    with timed("recompute", times):
+        diffs = tally_recompute()
+    assert diffs == [], diffs[:5]
+    election = Election.objects.defer("definition").get(code="sim")
+    contests = list(
+        election.rounds.get(code="r1")
+        .contests.select_related("round__election", "municipality")
+        .defer("round__election__definition")
+    )
+    with timed("tabulate", times):
+        for contest in contests:
+            contest_results(contest)
+    if args.no_publish:
+        print(times)
+        return
+    with timed("publish", times):
+        written = snapshot_publish_to(work / "snapshot", actor="bench")
+    sampler.stop.set()
+    sampler.sample()
+
+    count_s = times["ingest"] + times["recompute"] + times["tabulate"] + times["publish"]
+    command = (
+        f"bench/bench_national.py --stations {args.stations} --municipalities {args.municipalities} "
+        f"--workers {args.workers}"
+    )
+    rate = forms / times["ingest"]
+    rows = [
+        ("Simulate the definition (setup)", times["simulate the definition"], ""),
+        (
+            "Load the definition (setup)",
+            times["load the definition"],
+            f"{args.stations / times['load the definition']:,.0f} stations/s",
+        ),
+        ("Simulate the forms into one file per worker (setup)", times["simulate the forms"], ""),
+        (
+            f"**Ingest**: {args.workers} workers, bulk service in batches of {args.batch:,} (parse, reconcile and "
+            "quarantine checks, running tallies, one audit entry per form, durable commit)",
+            times["ingest"],
+            f"**{rate:,.0f} forms/s**",
+        ),
+        ("Baseline: plain COPY of the same form, vote and preference rows", copy_s, f"{forms / copy_s:,.0f} forms/s"),
+        (
+            "**Full recomputation** of every tally from the stored forms (equal to the running tallies)",
+            times["recompute"],
+            "",
+        ),
+        (f"Tabulate: results of all {len(contests):,} contests (seats, open lists, mayors)", times["tabulate"], ""),
+        (
+            f"Publish: a signed snapshot of the public site ({written.files:,} files, {written.size / MIB:,.0f} MiB)",
+            times["publish"],
+            "",
+        ),
+        ("**The count: ingest + recompute + tabulate + publish**", count_s, "goal ≤ 600 s"),
+    ]
+    table = "\n".join(f"| {a} | {b:,.1f} s | {c} |" for a, b, c in rows)
+    memory = "\n".join(f"| {g} | {v / MIB:,.0f} MiB |" for g, v in sorted(sampler.peaks.items()))
+    body = (
+        f"Command: `.venv/bin/python {command}` (PostgreSQL {connection.pg_version // 10000}, its own database). "
+        "Written by the script.\n\n"
+        f"- Date: {now()}\n- Machine: {machine()}\n"
+        f"- Election: {args.stations:,} stations in {args.municipalities:,} municipalities, two contests each "
+        f"(mayor, assembly): {forms:,} forms with {votes:,} vote rows and {prefs:,} preference rows (simulated, "
+        f"seed {args.seed}). Outcomes: {', '.join(f'{v:,} {k}' for k, v in sorted(statuses.items()))}.\n"
+        f"- Ratio of the ingest rate to COPY's: **{copy_s / times['ingest']:.3f}**.\n\n"
+        "| Step | Time | Rate |\n|---|---:|---:|\n" + table + "\n\n"
+        "Peak resident memory (VmRSS, sampled twice a second; PostgreSQL's figures include the shared "
+        "buffers a process has touched):\n\n| Process | Peak |\n|---|---:|\n" + memory + "\n"
+    )
+    print(body)
+    if not args.no_write:
+        write_section("National scale: the whole count end to end (PostgreSQL)", body)
+
+
+def copy_baseline(connection: Any, work: Path) -> float:
+    """Dump the stored form, vote and preference rows to files, then time COPYing them into plain
+    tables: the fastest way the same rows get into PostgreSQL."""
+    tables = {
+        "copy_forms": (
+            "station bigint, contest bigint, valid int, invalid int",
+            "SELECT station_id, contest_id, valid, invalid FROM results_resultform",
+        ),
+        "copy_votes": (
+            "form bigint, choice bigint, votes int",
+            "SELECT form_id, entity_id, votes FROM results_resultvote",
+        ),
+        "copy_prefs": (
+            "form bigint, choice bigint, votes int",
+            "SELECT form_id, candidate_id, votes FROM results_resultpreference",
+        ),
+    }
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        for table, (columns, select) in tables.items():
+            cursor.execute(f"CREATE TABLE {table} ({columns})")
+            with (work / table).open("wb") as out, raw.copy(f"COPY ({select}) TO STDOUT") as copy:
+                for block in copy:
+                    out.write(block)
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        for table in tables:
+            with (work / table).open("rb") as source, raw.copy(f"COPY {table} FROM STDIN") as copy:
+                while block := source.read(1 << 20):
+                    copy.write(block)
+    return time.perf_counter() - started
+
+
+if __name__ == "__main__":
+    main()
