@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Case, Count, F, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
@@ -134,15 +135,19 @@ def tally_recompute(contest_ids: Iterable[int] | None = None, *, fix: bool = Fal
     )
     ids = sorted(contests.values_list("contest_id", flat=True))
     counted = ResultForm.objects.filter(contest_id__in=ids, counted=True)
+    # One join to the forms (not a join plus an IN subquery): half the work at national scale.
+    counted_rows: dict[str, Any] = {"form__counted": True}
+    if contest_ids is not None:
+        counted_rows["form__contest_id__in"] = ids
     fresh_totals = {row["contest_id"]: row for row in counted.values("contest_id").annotate(**_form_sums())}
     fresh_votes: dict[tuple[int, int], int] = defaultdict(int)
     for row in (
-        ResultVote.objects.filter(form__in=counted).values("form__contest_id", "entity_id").annotate(total=Sum("votes"))
+        ResultVote.objects.filter(**counted_rows).values("form__contest_id", "entity_id").annotate(total=Sum("votes"))
     ):
         fresh_votes[(row["form__contest_id"], row["entity_id"])] = row["total"]
     fresh_prefs: dict[tuple[int, int], int] = defaultdict(int)
     for row in (
-        ResultPreference.objects.filter(form__in=counted)
+        ResultPreference.objects.filter(**counted_rows)
         .values("form__contest_id", "candidate_id")
         .annotate(total=Sum("votes"))
     ):
