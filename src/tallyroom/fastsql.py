@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.db import connection, models
-from django.db.models import QuerySet
+from django.db.models import Lookup, QuerySet
 
 
 def _column(model: type[models.Model], name: str) -> str:
@@ -125,3 +125,30 @@ def add_sums(
             f"UPDATE {table} SET {sets} FROM ({inner}) AS s WHERE {where}",  # noqa: S608 - names from models
             [*([sign] * len(values)), *params],
         )
+
+
+@models.Field.register_lookup
+class AnyOf(Lookup[Any]):
+    """`field__any=values`: the same rows as `__in`, but PostgreSQL gets one array parameter
+    (`= ANY(%s)`) instead of an IN list of thousands of placeholders, which the ORM and the driver
+    prepare one value at a time (6x slower for the bulk path's 5,000 keys)."""
+
+    lookup_name = "any"
+    prepare_rhs = False
+
+    def process_rhs(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        values = [self.lhs.output_field.get_prep_value(v) for v in self.rhs]
+        if connection.vendor == "postgresql":
+            return "%s", [values]
+        return "(" + ", ".join(["%s"] * len(values)) + ")", values
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        if not rhs_params or (connection.vendor == "postgresql" and not rhs_params[0]):
+            return "1 = 0", []
+        operator = "= ANY(%s)" % rhs if connection.vendor == "postgresql" else f"IN {rhs}"  # noqa: UP031
+        return f"{lhs} {operator}", [*lhs_params, *rhs_params]
+
+
+models.ForeignObject.register_lookup(AnyOf)  # related fields keep their own lookup table

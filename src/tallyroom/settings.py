@@ -169,7 +169,11 @@ MEDIA_ROOT = Path(os.environ.get("TALLYROOM_MEDIA_ROOT", DATA_DIR / "media"))
 # Publication: signed static snapshots of the public site, the newest served to readers.
 TALLYROOM_SIGNING_KEY = Path(os.environ.get("TALLYROOM_SIGNING_KEY", DATA_DIR / "tallyroom-signing-key.pem"))
 TALLYROOM_SNAPSHOT_ROOT = Path(os.environ.get("TALLYROOM_SNAPSHOT_ROOT", DATA_DIR / "snapshots"))
-TALLYROOM_PUBLISH_DEBOUNCE = float(os.environ.get("TALLYROOM_PUBLISH_DEBOUNCE", "1.0"))
+# Above this many stations an election's snapshots leave out the station pages and the election-wide
+# files (served live instead): see docs/publication.md, "National scale".
+TALLYROOM_SNAPSHOT_MAX_STATIONS = int(os.environ.get("TALLYROOM_SNAPSHOT_MAX_STATIONS", "100000"))
+# Seconds a change waits for others to publish with it (the live publisher never waits for quiet).
+TALLYROOM_PUBLISH_DEBOUNCE = float(os.environ.get("TALLYROOM_PUBLISH_DEBOUNCE", "0.2"))
 # The election-wide data files (tens of MB) are refreshed at most this often by the live publisher.
 TALLYROOM_PUBLISH_NATIONAL_EVERY = float(os.environ.get("TALLYROOM_PUBLISH_NATIONAL_EVERY", "30"))
 TALLYROOM_SNAPSHOTS_KEEP = int(os.environ.get("TALLYROOM_SNAPSHOTS_KEEP", "0"))  # 0: keep every snapshot

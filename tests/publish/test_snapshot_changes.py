@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ import pytest
 from django.db import transaction
 
 from tallyroom.audit.chain import audit_append, chain_head
-from tallyroom.elections.models import Municipality
+from tallyroom.elections.models import Contest, Municipality, PollingStation
 from tallyroom.publish.changes import changes_between
 from tallyroom.publish.publisher import publisher_run
 from tallyroom.publish.services import current_snapshot
@@ -27,6 +28,17 @@ def test_a_form_touches_its_own_municipality_only(small_election: Any) -> None:
     north = Municipality.objects.get(code="38")
     assert set(changes.municipalities) == {north.pk}
     assert changes.public and not changes.everything
+    # Its station's pages, not the whole municipality's.
+    assert changes.stations == {PollingStation.objects.get(code="3801A/02R").pk} and changes.whole == set()
+
+
+def test_a_decision_touches_every_station_of_its_municipality(small_election: Any) -> None:
+    start, _ = chain_head()
+    contest = Contest.objects.get(municipality__code="01", kind="assembly", round__code="R1")
+    with transaction.atomic():
+        audit_append("update", "contest", contest.pk)
+    changes = changes_between(start, chain_head()[0])
+    assert changes.whole == {contest.municipality_id} and changes.stations == set()
 
 
 @pytest.fixture
@@ -72,3 +84,33 @@ def test_the_publisher_publishes_once_the_chain_is_quiet(small_election: Any, se
     assert len(published) == 1
     assert current_snapshot(root) == published[0].folder
     assert published[0].audit_seq >= 2
+
+
+def test_the_publisher_keeps_publishing_while_the_chain_never_rests(
+    small_election: Any, settings: Any, tmp_path: Path
+) -> None:
+    """Under a steady stream of changes it publishes right after each snapshot, not after max_delay."""
+    root = use_tmp_publication(settings, tmp_path)
+    contest = Contest.objects.filter(municipality__code="01").first()
+    assert contest is not None
+    published: list[Written] = []
+    deadline = time.monotonic() + 60
+
+    def move_and_check() -> bool:
+        with transaction.atomic():  # a public change on every poll: the chain is never quiet
+            audit_append("update", "contest", contest.pk)
+        return len(published) >= 3 or time.monotonic() > deadline
+
+    started = time.monotonic()
+    publisher_run(
+        root,
+        debounce=0.1,
+        max_delay=600,  # never reached: not what makes it publish
+        poll=0.01,
+        should_stop=move_and_check,
+        on_publish=published.append,
+        recycle_connections=False,
+    )
+    assert len(published) >= 3, f"{len(published)} snapshots in {time.monotonic() - started:.1f} s"
+    assert published[-1].audit_seq > published[0].audit_seq
+    assert [w.audit_seq for w in published] == sorted(w.audit_seq for w in published)

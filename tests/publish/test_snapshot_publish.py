@@ -135,14 +135,17 @@ def test_incremental_publication_renders_only_what_changed(small_election: Any, 
     assert second is not None
     assert current_snapshot(root) == second.folder
     north = Municipality.objects.get(code="38")
-    north_items = [i for i in site_items() if i.municipality_id == north.pk]
+    # A full publication renders the lagging files (the municipalities' data files among them) afresh.
+    north_items = [i for i in site_items() if i.municipality_id == north.pk and not i.national]
     assert second.reused == len(north_items) > 0
     for item in north_items:  # unchanged pages are the same file, hard-linked
         name = file_name(item.path)
         assert os.path.samefile(first.folder / name, second.folder / name)
     south = Municipality.objects.get(code="01")
-    assert MunicipalityChange.objects.filter(municipality=south).exists()
-    assert not MunicipalityChange.objects.filter(municipality=north).exists()
+    # "Last updated": the form moved the south's; the north's stays at the election's loading.
+    loaded = AuditEntry.objects.get(object_type="election").seq
+    assert MunicipalityChange.objects.get(municipality=south).audit_seq > loaded
+    assert MunicipalityChange.objects.get(municipality=north).audit_seq == loaded
     # Both snapshots stay on disk, listed, and still verify.
     from tallyroom.publish.services import snapshots_listed
     from tallyroom.publish.snapshot import snapshot_check
@@ -181,15 +184,62 @@ def test_election_wide_data_can_lag_and_then_catches_up(small_election: Any, roo
     count_form("0101C/01R", "assembly", {"BLUE": 300, "GREEN": 200})
     second = snapshot_publish(root, national=False)
     assert second is not None and second.national_lags
-    national = [file_name(i.path) for i in site_items() if i.national]
-    assert national
+    national_paths = [i.path for i in site_items() if i.national]
+    national = [file_name(path) for path in national_paths]
+    assert any(name.startswith("data/") for name in national)
+    assert any("/integrity/" in name for name in national)  # the forensic tests read the whole election too
     for name in national:  # kept from the first snapshot, not rebuilt
         assert os.path.samefile(first.folder / name, second.folder / name)
-    municipal = second.folder / "data" / small_election.code / "01" / "results.csv"
-    assert not os.path.samefile(first.folder / municipal.relative_to(second.folder), municipal)
+    assert f"data/{small_election.code}/01/results.csv" in national  # the municipality's data files lag too
+    assert "index.html" in national  # and the election-wide pages
+    # The municipality's page shows the form at once.
+    municipal = f"elections/{small_election.code}/01/index.html"
+    assert not os.path.samefile(first.folder / municipal, second.folder / municipal)
+    assert "300" in (second.folder / municipal).read_text()
     # Nothing else changed, but the lagging files are brought up to date on the next publication.
     third = snapshot_publish(root)
     assert third is not None and not third.national_lags
     assert third.reused > 0
-    for name in national:
-        assert (third.folder / name).read_bytes() == Client().get("/" + name).content
+    for path, name in zip(national_paths, national, strict=True):
+        assert (third.folder / name).read_bytes() == Client().get(path).content
+
+
+def test_a_national_scale_election_publishes_its_municipalities_and_answers_stations_live(
+    small_election: Any, root: Path, tmp_path: Path, settings: Any
+) -> None:
+    count_form("0101C/01R", "mayor", {"BLUE": 300, "IND-ARBEN": 200})
+    settings.TALLYROOM_SNAPSHOT_MAX_STATIONS = 1  # the small election counts as a national one
+    out = tmp_path / "site"
+    call_command("publish", "--out", str(out))
+    files = set(json.loads((out / MANIFEST).read_bytes())["files"])
+    code = small_election.code
+    munis = list(Municipality.objects.filter(election=small_election).values_list("code", flat=True))
+    for lang in ("", "sq/", "sr-latn/"):
+        assert f"{lang}elections/{code}/index.html" in files
+        assert all(f"{lang}elections/{code}/{m}/index.html" in files for m in munis)
+        assert not any(f.startswith(f"{lang}elections/{code}/stations/") for f in files)
+        assert not any(f.startswith(f"{lang}elections/{code}/integrity/") for f in files)
+    assert all(f"data/{code}/{m}/results.csv" in files and f"data/{code}/{m}/results-cdf.json" in files for m in munis)
+    assert not any(f.startswith((f"data/{code}/results", f"data/{code}/preferences")) for f in files)
+    assert _verify(out, _public_key(tmp_path))[0] == 0
+    # What the snapshot leaves out is answered live, with the form's numbers.
+    page = Client().get(f"/elections/{code}/stations/0101C_01R/")
+    assert page.status_code == 200
+    assert "300" in page.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)  # forked renderers read on their own connections
+def test_rendering_in_several_processes_writes_the_same_files(small_election: Any, root: Path, tmp_path: Path) -> None:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("forked renderers need a database server")
+    count_form("0101C/01R", "mayor", {"BLUE": 300, "IND-ARBEN": 200})
+    call_command("publish", "--out", str(tmp_path / "one"))
+    call_command("publish", "--out", str(tmp_path / "two"), "--workers", "2")
+    one = json.loads((tmp_path / "one" / MANIFEST).read_bytes())["files"]
+    two = json.loads((tmp_path / "two" / MANIFEST).read_bytes())["files"]
+    assert one.keys() == two.keys() and len(one) >= 50
+    # The same bytes, apart from what states the chain position (the second publication is an entry).
+    differ = {name for name in one if one[name] != two[name]}
+    assert all(name.endswith(".json") for name in differ), sorted(differ)[:5]

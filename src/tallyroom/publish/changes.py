@@ -1,8 +1,11 @@
-"""Which municipalities' public pages a stretch of the audit chain touched.
+"""Which municipalities and stations' public pages a stretch of the audit chain touched.
 
 The publisher reads the chain instead of asking writers to mark pages dirty, so a form's transaction
-never waits on publication. Kinds of rows the public never sees (tokens, roles, observers) touch
-nothing; a kind this module does not know touches everything, which is slow but never stale.
+never waits on publication. A row about one station (a form, an event, a turnout report, an incident
+there) touches that station's pages and its municipality's; a row about the whole municipality (a
+contest, an annulment, a certification) touches every page of the municipality. Kinds of rows the
+public never sees (tokens, roles, observers) touch nothing; a kind this module does not know touches
+everything, which is slow but never stale.
 """
 
 from __future__ import annotations
@@ -15,22 +18,24 @@ from dataclasses import dataclass, field
 from django.db.models import Model, QuerySet
 
 from tallyroom.audit.models import AuditEntry
-from tallyroom.elections.models import Contest
+from tallyroom.elections.models import Contest, Municipality
 from tallyroom.polling.models import Incident, StationEvent, TurnoutReport
 from tallyroom.publish.models import MunicipalityChange
 from tallyroom.results.models import Annulment, Certification, ResultForm
 
 CHUNK = 5000
+WHOLE = 0  # in place of a station id: the row shows on every station page of its municipality
 
-# object_type -> (model, the lookup from that model to its municipality's id)
-_LOOKUPS: dict[str, tuple[type[Model], str]] = {
-    "result_form": (ResultForm, "station__municipality_id"),
-    "contest": (Contest, "municipality_id"),
-    "annulment": (Annulment, "contest__municipality_id"),
-    "certification": (Certification, "contest__municipality_id"),
-    "station_event": (StationEvent, "station__municipality_id"),
-    "turnout_report": (TurnoutReport, "station__municipality_id"),
-    "incident": (Incident, "municipality_id"),
+# object_type -> (model, the lookup from that model to its municipality's id, and to its station's id:
+# None when the row is about the whole municipality, so every station page shows it)
+_LOOKUPS: dict[str, tuple[type[Model], str, str | None]] = {
+    "result_form": (ResultForm, "station__municipality_id", "station_id"),
+    "contest": (Contest, "municipality_id", None),
+    "annulment": (Annulment, "contest__municipality_id", None),
+    "certification": (Certification, "contest__municipality_id", None),
+    "station_event": (StationEvent, "station__municipality_id", "station_id"),
+    "turnout_report": (TurnoutReport, "station__municipality_id", "station_id"),
+    "incident": (Incident, "municipality_id", "station_id"),  # no station: on the municipality's page only
 }
 # Not shown on public pages: a change to these needs no new snapshot.
 PRIVATE = frozenset(
@@ -53,7 +58,10 @@ PRIVATE = frozenset(
 @dataclass
 class Changes:
     municipalities: dict[int, tuple[int, dt.datetime]] = field(default_factory=dict)  # id -> (seq, when)
+    stations: set[int] = field(default_factory=set)  # station pages to render afresh
+    whole: set[int] = field(default_factory=set)  # municipalities whose every station page changed
     everything: bool = False
+    everything_at: tuple[int, dt.datetime] | None = None  # the latest entry that touched everything
     public: bool = False  # anything a reader can see changed
     latest: dt.datetime | None = None
 
@@ -80,35 +88,50 @@ def changes_between(after_seq: int, upto_seq: int) -> Changes:
         if object_type == "polling_batch" or (object_type in _LOOKUPS and object_id.isdigit()):
             pending[object_type].append((int(object_id), seq, when))
         else:
-            changes.everything = True
+            changes.everything, changes.everything_at = True, (seq, when)
     for object_type, items in pending.items():
         for chunk in _chunks(items):
-            where = _municipalities_of(object_type, [i for i, _, _ in chunk])
+            where = _places_of(object_type, [i for i, _, _ in chunk])
             for pk, at_seq, at in chunk:
-                for municipality_id in where.get(pk, set()):
+                if pk not in where and object_type != "polling_batch":  # gone: where it was is unknown
+                    changes.everything = True
+                    changes.everything_at = max(changes.everything_at or (at_seq, at), (at_seq, at))
+                for municipality_id, station_id in where.get(pk, set()):
                     changes.touch(municipality_id, at_seq, at)
+                    if station_id == WHOLE:
+                        changes.whole.add(municipality_id)
+                    elif station_id is not None:  # None: a row of the municipality's page alone
+                        changes.stations.add(station_id)
     return changes
 
 
-def _municipalities_of(object_type: str, ids: list[int]) -> dict[int, set[int]]:
-    out: dict[int, set[int]] = defaultdict(set)
+def _places_of(object_type: str, ids: list[int]) -> dict[int, set[tuple[int, int | None]]]:
+    """Each row's (municipality id, its station's id, or WHOLE, or None when no station page shows it)."""
+    out: dict[int, set[tuple[int, int | None]]] = defaultdict(set)
     if object_type == "polling_batch":
         batched: list[QuerySet[Model]] = [
             StationEvent.objects.filter(batch_id__in=ids),
             TurnoutReport.objects.filter(batch_id__in=ids),
         ]
         for qs in batched:
-            for batch_id, municipality_id in _values(qs, "batch_id", "station__municipality_id"):
-                out[batch_id].add(municipality_id)
+            for batch_id, municipality_id, station_id in _values(
+                qs, "batch_id", "station__municipality_id", "station_id"
+            ):
+                out[batch_id].add((municipality_id, station_id))
         return out
-    model, lookup = _LOOKUPS[object_type]
-    for pk, municipality_id in _values(model._default_manager.filter(pk__in=ids), "pk", lookup):
-        out[pk].add(municipality_id)
+    model, municipality, station = _LOOKUPS[object_type]
+    qs = model._default_manager.filter(pk__in=ids)
+    if station is None:
+        for pk, municipality_id in qs.values_list("pk", municipality).distinct():
+            out[pk].add((municipality_id, WHOLE))
+        return out
+    for pk, municipality_id, station_id in _values(qs, "pk", municipality, station):
+        out[pk].add((municipality_id, station_id))
     return out
 
 
-def _values(qs: QuerySet[Model], key: str, lookup: str) -> Iterable[tuple[int, int]]:
-    return qs.values_list(key, lookup).distinct()
+def _values(qs: QuerySet[Model], key: str, municipality: str, station: str) -> Iterable[tuple[int, int, int | None]]:
+    return qs.values_list(key, municipality, station).distinct()
 
 
 def _chunks(items: list[tuple[int, int, dt.datetime]]) -> Iterable[list[tuple[int, int, dt.datetime]]]:
@@ -117,7 +140,13 @@ def _chunks(items: list[tuple[int, int, dt.datetime]]) -> Iterable[list[tuple[in
 
 
 def municipality_changes_record(changes: Changes) -> None:
-    """Remember each municipality's latest change for the pages' "last updated" (newest wins)."""
+    """Remember each municipality's latest change for the pages' "last updated" (newest wins). An entry
+    that touched everything (loading an election) is every municipality's change: without a record,
+    a page would fall back to the chain's latest entry, which any other municipality's form moves."""
+    if changes.everything_at is not None:
+        seq, when = changes.everything_at
+        for municipality_id in Municipality.objects.values_list("pk", flat=True):
+            changes.touch(municipality_id, seq, when)
     if not changes.municipalities:
         return
     current = dict(

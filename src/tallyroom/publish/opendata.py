@@ -186,27 +186,27 @@ def _results_csv(election: Election, municipality: Municipality | None) -> Itera
         votes = municipality_votes(frame)
         rows: list[list[Any]] = []
         for contest in frame.contests:
+            prefix = [
+                election.code,
+                contest.round.code,
+                contest.round.kind,
+                frame.municipality.code,
+                frame.municipality.name_en,
+                contest.contest.pk,
+                contest.contest.kind,
+            ]
             for result in contest.stations:
-                rows += _station_rows(election, frame, contest, result, votes)
+                rows += _station_rows(prefix, contest, result, votes)
         yield _csv_chunk(rows)
 
 
 def _station_rows(
-    election: Election,
-    frame: MunicipalityFrame,
-    contest: ContestFrame,
-    result: StationResult,
-    votes: dict[int, dict[int, int]],
+    prefix: list[Any], contest: ContestFrame, result: StationResult, votes: dict[int, dict[int, int]]
 ) -> list[list[Any]]:
+    """`prefix`: the columns up to the contest's kind, the same for every station of the contest."""
     station, form = result.station, result.form
     head = [
-        election.code,
-        contest.round.code,
-        contest.round.kind,
-        frame.municipality.code,
-        frame.municipality.name_en,
-        contest.contest.pk,
-        contest.contest.kind,
+        *prefix,
         station.centre_code,
         station.centre_name,
         station.code,
@@ -247,29 +247,15 @@ def _preferences_csv(election: Election, municipality: Municipality | None) -> I
         for contest in frame.contests:
             if not contest.list_candidates:
                 continue
+            prefix = [election.code, contest.round.code, frame.municipality.code, contest.contest.pk]
+            listed = [(lc.id, [lc.entity.code, lc.position, lc.name, lc.gender]) for lc in contest.list_candidates]
             for result in contest.stations:
                 form = result.form
                 if form is None or form.id not in prefs:
                     continue
                 form_prefs = prefs[form.id]
-                rows += [
-                    [
-                        election.code,
-                        contest.round.code,
-                        frame.municipality.code,
-                        contest.contest.pk,
-                        result.station.code,
-                        form.kind,
-                        form.round_code,
-                        lc.entity.code,
-                        lc.position,
-                        lc.name,
-                        lc.gender,
-                        form_prefs[lc.id],
-                    ]
-                    for lc in contest.list_candidates
-                    if lc.id in form_prefs
-                ]
+                head = [*prefix, result.station.code, form.kind, form.round_code]
+                rows += [[*head, *who, form_prefs[pk]] for pk, who in listed if pk in form_prefs]
         yield _csv_chunk(rows)
 
 
@@ -317,7 +303,9 @@ def _municipality_json(frame: MunicipalityFrame) -> dict[str, Any]:
     contests = []
     for contest in frame.contests:
         summary = contest_results(contest.contest)
-        summary["station_results"] = [_station_json(contest, r, votes, prefs) for r in contest.stations]
+        choices = [(ch.entity.code, ch.entity.id) for ch in contest.choices]
+        listed = [(lc.id, lc.entity.code, str(lc.position)) for lc in contest.list_candidates]
+        summary["station_results"] = [_station_json(r, choices, listed, votes, prefs) for r in contest.stations]
         contests.append(summary)
     return {
         "code": muni.code,
@@ -339,11 +327,14 @@ def _municipality_json(frame: MunicipalityFrame) -> dict[str, Any]:
 
 
 def _station_json(
-    contest: ContestFrame,
     result: StationResult,
+    choices: list[tuple[str, int]],
+    listed: list[tuple[int, str, str]],
     votes: dict[int, dict[int, int]],
     prefs: dict[int, dict[int, int]],
 ) -> dict[str, Any]:
+    """`choices`: the contest's (entity code, entity id); `listed`: its list candidates' (id, entity code,
+    position), both in ballot order."""
     station, form = result.station, result.form
     out: dict[str, Any] = {
         "station": station.code,
@@ -363,13 +354,13 @@ def _station_json(
     if form is None:
         return out
     form_votes = votes.get(form.id, {})
-    out["votes"] = {ch.entity.code: form_votes.get(ch.entity.id, 0) for ch in contest.choices}
-    if contest.list_candidates:
+    out["votes"] = {code: form_votes.get(entity_id, 0) for code, entity_id in choices}
+    if listed:
         form_prefs = prefs.get(form.id, {})
         by_entity: dict[str, dict[str, int]] = {}
-        for lc in contest.list_candidates:
-            if lc.id in form_prefs:
-                by_entity.setdefault(lc.entity.code, {})[str(lc.position)] = form_prefs[lc.id]
+        for pk, entity, position in listed:
+            if pk in form_prefs:
+                by_entity.setdefault(entity, {})[position] = form_prefs[pk]
         out["preferences"] = by_entity
     return out
 

@@ -52,6 +52,18 @@ def _json(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+def _value(value: Any) -> str:
+    """One JSON value as `_json` writes it: a plain int directly (the common case, by the thousand)."""
+    return str(value) if type(value) is int else json.dumps(value, ensure_ascii=False)
+
+
+def _spliced(value: dict[str, Any], key: str, items: list[str]) -> bytes:
+    """`_json(value | {key: <items>})` with `key` last, for items already written as JSON text: a
+    contest's counts run to thousands of small objects, too many to hand to the json module one by one."""
+    head = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return f"{head[:-1]}{',' if value else ''}{json.dumps(key)}:[{','.join(items)}]}}".encode()
+
+
 def _text(values: Iterable[tuple[str, str]]) -> dict[str, Any]:
     """An InternationalizedText of the non-empty (language, text) pairs."""
     texts = [{"@type": T + "LanguageString", "Content": v, "Language": lang} for lang, v in values if v]
@@ -312,7 +324,7 @@ def _election(election: Election, round_: Round, frames: list[MunicipalityFrame]
     }
     yield _json(head)[:-1]
     yield from _array("Candidate", (_json(c) for f, cs in mine for c in _candidates(f, cs, outcomes)))
-    yield from _array("BallotCounts", (_json(b) for _, cs in mine for c in cs for b in _ballot_counts(c)))
+    yield from _array("BallotCounts", (b for _, cs in mine for c in cs for b in _ballot_counts(c)))
     yield from _array("Contest", (b"".join(chunk) for chunk in _contests(mine, outcomes)))
     yield b"}"
 
@@ -345,18 +357,17 @@ def _candidates(
             yield out
 
 
-def _ballot_counts(contest: ContestFrame) -> Iterator[dict[str, Any]]:
+def _ballot_counts(contest: ContestFrame) -> Iterator[bytes]:
+    """Each counted station's BallotCounts, as `_json` would write the object."""
+    head = '{"@type":' + _value(T + "BallotCounts") + ',"BallotsCast":'
+    tail = ',"OtherType":' + _value(f"{contest.contest.kind}-ballots") + ',"Type":"other"}'
     for result in contest.stations:
         if result.form is None:
             continue
-        yield {
-            "@type": T + "BallotCounts",
-            "BallotsCast": result.form.ballots_cast,
-            "BallotsRejected": result.form.invalid,
-            "GpUnitId": station_id(result.station.code),
-            "OtherType": f"{contest.contest.kind}-ballots",
-            "Type": "other",
-        }
+        form = result.form
+        gp_unit = _value(station_id(result.station.code))
+        cast, rejected = _value(form.ballots_cast), _value(form.invalid)
+        yield f'{head}{cast},"BallotsRejected":{rejected},"GpUnitId":{gp_unit}{tail}'.encode()
 
 
 def _contests(
@@ -375,6 +386,21 @@ def _count(count: int, gp_unit: str, kind: str = "total", other: str = "") -> di
         out["OtherType"] = other
     out["Type"] = kind
     return out
+
+
+class _Counts:
+    """VoteCounts as JSON text, `_json(_count(...))` byte for byte: the station's part written once."""
+
+    def __init__(self, kind: str = "total", other: str = "") -> None:
+        self.head = '{"@type":' + _value(T + "VoteCounts") + ',"Count":'
+        self.tail = (',"OtherType":' + _value(other) if other else "") + ',"Type":' + _value(kind) + "}"
+        self.units: dict[str, str] = {}
+
+    def __call__(self, count: int, gp_unit: str) -> str:
+        unit = self.units.get(gp_unit)
+        if unit is None:
+            unit = self.units[gp_unit] = ',"GpUnitId":' + _value(gp_unit) + self.tail
+        return self.head + _value(count) + unit
 
 
 def _contest(
@@ -427,37 +453,38 @@ def _selections(
     c = contest.contest
     base = f"sel-{c.round.code}-{c.municipality.code}-{c.kind}"
     order = 0
+    units = [(station_id(r.station.code), votes.get(r.form.id, {})) for r in counted]
+    total = _Counts()
     for choice in contest.choices:
         order += 1
-        counts = [
-            _count(votes.get(r.form.id, {}).get(choice.entity.id, 0), station_id(r.station.code)) for r in counted
-        ]
+        counts = [total(form_votes.get(choice.entity.id, 0), unit) for unit, form_votes in units]
         out: dict[str, Any] = {"@id": f"{base}-{choice.entity.code}"}
         if choice.candidate_id is None:
             out |= {"@type": T + "PartySelection", "PartyIds": [party_id(choice.entity.code)]}
             if outcome.settled and choice.entity.code in outcome.seats:
-                counts.append(_count(outcome.seats[choice.entity.code], muni_id(c.municipality.code), "seats"))
+                seats = _count(outcome.seats[choice.entity.code], muni_id(c.municipality.code), "seats")
+                counts.append(_json(seats).decode())
         else:
             out |= {
                 "@type": T + "CandidateSelection",
                 "CandidateIds": [_candidate_ref(contest, choice.entity.code, None)],
             }
-        out |= {"SequenceOrder": order, "VoteCounts": counts}
-        yield _json(out)
+        out["SequenceOrder"] = order
+        yield _spliced(out, "VoteCounts", counts)
+    preference = _Counts("other", PREFERENCE)
+    by_candidate: dict[int, list[str]] = {lc.id: [] for lc in contest.list_candidates}
+    for r in counted:  # station order, as the counts are listed
+        unit = station_id(r.station.code)
+        for candidate_id, n in prefs.get(r.form.id, {}).items():
+            if candidate_id in by_candidate:
+                by_candidate[candidate_id].append(preference(n, unit))
     for lc in contest.list_candidates:
         order += 1
-        counts = [
-            _count(prefs[r.form.id][lc.id], station_id(r.station.code), "other", PREFERENCE)
-            for r in counted
-            if lc.id in prefs.get(r.form.id, {})
-        ]
-        yield _json(
-            {
-                "@id": f"{base}-{lc.entity.code}-{lc.position}",
-                "@type": T + "CandidateSelection",
-                "CandidateIds": [_candidate_ref(contest, lc.entity.code, lc.position)],
-                "EndorsementPartyIds": [party_id(lc.entity.code)],
-                "SequenceOrder": order,
-                "VoteCounts": counts,
-            }
-        )
+        head = {
+            "@id": f"{base}-{lc.entity.code}-{lc.position}",
+            "@type": T + "CandidateSelection",
+            "CandidateIds": [_candidate_ref(contest, lc.entity.code, lc.position)],
+            "EndorsementPartyIds": [party_id(lc.entity.code)],
+            "SequenceOrder": order,
+        }
+        yield _spliced(head, "VoteCounts", by_candidate[lc.id])

@@ -1,8 +1,10 @@
 """The live publisher: watch the audit chain's head and publish a snapshot shortly after it moves.
 
-Debounced so that a burst of forms makes one snapshot, with a ceiling so that a steady stream of
-forms still gets published every `max_delay` seconds. It runs in its own process and only reads
-the head, so writers never wait for it.
+A change waits `debounce` seconds (so that a burst of forms makes one snapshot), never for quiet: under
+a steady stream of forms, whatever arrived while a snapshot was being written is published as soon
+as it is done. No change waits longer than `max_delay`. It runs in its own process and only reads
+the head, so writers never wait for it. The costly election-wide pages and the data files are
+rendered by a second process (`lagging_run`) at a slower pace and linked into the next snapshot.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 from django.db import close_old_connections
 
 from tallyroom.audit.chain import chain_head
-from tallyroom.publish.services import snapshot_publish
+from tallyroom.publish.services import lagging_refresh, lagging_sets, snapshot_publish
 from tallyroom.publish.snapshot import Written
 
 log = logging.getLogger(__name__)
@@ -24,44 +26,74 @@ log = logging.getLogger(__name__)
 def publisher_run(
     root: Path,
     *,
-    debounce: float = 1.0,
+    debounce: float = 0.2,
     max_delay: float = 5.0,
-    national_every: float = 30.0,
-    poll: float = 0.2,
+    poll: float = 0.05,
     should_stop: Callable[[], bool] = lambda: False,
     on_publish: Callable[[Written], None] | None = None,
     recycle_connections: bool = True,
 ) -> None:
+    """Publish the pages: each snapshot renders what changed and links the rest, and the newest set
+    of lagging files (`lagging_run`, in another process) as soon as there is one."""
     seen = -1
-    first_change = last_change = 0.0
-    last_national = float("-inf")
-    lagging = False  # the current snapshot's election-wide data files are older than its pages
+    first_change = 0.0
+    published_from: float | None = None  # when the last publication began reading the chain
     pending = True  # publish once at start if the chain moved while nobody watched
+    lagging_seen = ""
     while not should_stop():
         if recycle_connections:  # a long-lived process must survive a database restart
             close_old_connections()
         head, _ = chain_head()
         clock = time.monotonic()
         if head != seen:
-            if not pending:
-                first_change = clock
-            pending, seen, last_change = True, head, clock
-        quiet = clock - last_change >= debounce
-        overdue = clock - first_change >= max_delay
+            if not pending:  # a move seen after a publication may have happened while it was written
+                first_change = clock if published_from is None else published_from
+            pending, seen = True, head
         written = None
-        national = clock - last_national >= national_every
-        if pending and (quiet or overdue):
+        published_from = None
+        newest = _newest_lagging(root)
+        if (pending and clock - first_change >= min(debounce, max_delay)) or newest != lagging_seen:
             # Anything committed since `head` (our own publication entry included) moves the head
             # again and is looked at next time; a publication alone publishes nothing.
-            written = snapshot_publish(root, national=national)
-            pending = False
-        elif lagging and national:
-            written = snapshot_publish(root, national=True)
+            published_from = clock
+            written = snapshot_publish(root, national=False)
+            pending, lagging_seen = False, newest
         if written is not None:
-            lagging = written.national_lags
-            if not lagging:
-                last_national = clock
-            log.info("published %s: %d rendered, %d reused", written.name, written.rendered, written.reused)
+            log.info(
+                "published %s in %.2f s: %d rendered, %d spliced, %d reused",
+                written.name,
+                written.seconds,
+                written.rendered,
+                written.spliced,
+                written.reused,
+            )
             if on_publish:
                 on_publish(written)
         time.sleep(poll)
+
+
+def lagging_run(
+    root: Path,
+    *,
+    every: float = 10.0,
+    should_stop: Callable[[], bool] = lambda: False,
+    on_refresh: Callable[[Path], None] | None = None,
+    recycle_connections: bool = True,
+) -> None:
+    """Refresh the lagging files (election-wide pages and files, municipalities' data files) at most
+    every `every` seconds while the chain moves: they are costly, and no page publication waits on them."""
+    while not should_stop():
+        if recycle_connections:
+            close_old_connections()
+        started = time.monotonic()
+        folder = lagging_refresh(root)
+        if folder is not None:
+            log.info("lagging files at %s in %.2f s", folder.name, time.monotonic() - started)
+            if on_refresh:
+                on_refresh(folder)
+        time.sleep(max(0.05, every - (time.monotonic() - started)))
+
+
+def _newest_lagging(root: Path) -> str:
+    sets = lagging_sets(root)
+    return sets[-1].name if sets else ""

@@ -381,20 +381,16 @@ def municipality_page(election: Election, municipality: Municipality) -> Municip
         results.append(result)
     station_rows = (
         PollingStation.objects.filter(municipality=municipality)
-        .select_related("centre")
         .order_by("code")
-        .only("pk", "code", "kind", "registered_voters", "centre__code", "centre__name")
+        .values_list("pk", "code", "centre__code", "centre__name", "kind", "registered_voters")
     )
     codes: dict[int, str] = {}
     lines = []
-    for s in station_rows:
-        codes[s.pk] = s.code
-        cells = [loaded.table[c.id].get(s.pk, st.Standing()) for c in columns]
-        lines.append(
-            StationLine(
-                s.pk, s.code, station_slug(s.code), s.centre.code, s.centre.name, s.kind, s.registered_voters, cells
-            )
-        )
+    tables = [loaded.table[c.id] for c in columns]
+    for pk, code, centre, centre_name, kind, registered in station_rows:
+        codes[pk] = code
+        cells = [table.get(pk) or st.Standing() for table in tables]
+        lines.append(StationLine(pk, code, station_slug(code), centre, centre_name, kind, registered, cells))
     decisions = [
         (d, loaded.contests[d.contest_id], sorted(codes[sid] for sid in d.station_ids if sid in codes))
         for d in loaded.decisions
@@ -403,7 +399,7 @@ def municipality_page(election: Election, municipality: Municipality) -> Municip
     for d in loaded.decisions:
         if d.repeat_round is not None:
             repeat_counts[d.repeat_round].update(d.station_ids)
-    physical = sum(1 for s in station_rows if s.kind != PollingStation.Kind.CENTRAL)
+    physical = sum(1 for line in lines if line.kind != PollingStation.Kind.CENTRAL)
     return MunicipalityPage(
         election=election,
         municipality=municipality,

@@ -21,12 +21,14 @@ from django.db import transaction
 from django.utils.timezone import now as timezone_now
 
 from tallyroom.audit.chain import audit_append, chain_head
-from tallyroom.publish.changes import changes_between, municipality_changes_record
+from tallyroom.publish.changes import Changes, changes_between, municipality_changes_record
 from tallyroom.publish.files import MANIFEST
 from tallyroom.publish.models import Publication
-from tallyroom.publish.snapshot import Written, manifest_read, snapshot_write
+from tallyroom.publish.snapshot import Stale, Written, lagging_read, lagging_write, manifest_read, snapshot_write
 
 CURRENT = "current"
+LAGGING = ".lagging"  # sets of the lagging files, rendered beside the snapshots (see lagging_refresh)
+LAGGING_KEEP = 3
 
 
 def snapshot_root() -> Path:
@@ -39,10 +41,10 @@ def current_snapshot(root: Path | None = None) -> Path | None:
 
 
 @contextmanager
-def _exclusive(root: Path) -> Iterator[None]:
-    """One publisher at a time per root, across processes."""
+def _exclusive(root: Path, name: str = ".lock") -> Iterator[None]:
+    """One publisher at a time per root (and one writer of lagging sets), across processes."""
     root.mkdir(parents=True, exist_ok=True)
-    with (root / ".lock").open("w") as lock:
+    with (root / name).open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
@@ -54,7 +56,7 @@ def snapshot_publish(
     root: Path | None = None, *, force: bool = False, national: bool = True, actor: str = "system"
 ) -> Written | None:
     """Publish a new snapshot under `root` if anything public changed since the current one; reuse
-    the pages of municipalities that did not change. `national=False` also reuses the large
+    the pages of municipalities and stations that did not change. `national=False` also reuses the large
     election-wide data files (the live publisher refreshes them at a slower pace); with `national`,
     a snapshot whose election-wide files lag is brought up to date even if nothing else changed.
     Returns None when there was nothing to do."""
@@ -68,12 +70,13 @@ def snapshot_publish(
         changes = changes_between(after, head)
         municipality_changes_record(changes)
         lagging = previous is not None and national and _national_lags(previous)
-        if previous is not None and not changes.public and not force and not lagging:
+        newer = None if national else _newer_lagging(root, previous, head)
+        if previous is not None and not changes.public and not force and not lagging and newer is None:
             return None
-        stale = None if previous is None or changes.everything or force else set(changes.municipalities)
+        stale = None if previous is None or changes.everything or force else _stale(changes)
         folder = _fresh(root, f"{timezone_now():%Y%m%dT%H%M%SZ}-{head:09d}")
         tmp = root / f".{folder.name}.partial"
-        written = snapshot_write(tmp, previous=previous, stale=stale, national=national)
+        written = snapshot_write(tmp, previous=previous, stale=stale, national=national, lagging=newer)
         tmp.rename(folder)
         written = _moved(written, folder)
         publication_record(written, actor=actor)
@@ -82,7 +85,52 @@ def snapshot_publish(
         return written
 
 
-def snapshot_publish_to(out: Path, *, actor: str = "system") -> Written:
+def lagging_refresh(root: Path | None = None) -> Path | None:
+    """Render a new set of the lagging files (election-wide pages and files, municipalities' data
+    files) under `root/.lagging/` if anything public changed since the newest set; the page publisher
+    links it into its next snapshot. Runs beside the page publisher, never in its way."""
+    root = root or snapshot_root()
+    base = root / LAGGING
+    with _exclusive(base, ".lock"):
+        sets = lagging_sets(root)
+        latest = sets[-1] if sets else None
+        head, _ = chain_head()
+        stale = None
+        if latest is not None:
+            changes = changes_between(lagging_read(latest)[0], head)
+            if not changes.public:
+                return None
+            stale = None if changes.everything else set(changes.municipalities)
+        for partial in base.glob(".*.partial"):
+            shutil.rmtree(partial, ignore_errors=True)
+        tmp = base / f".{head:012d}.partial"
+        seq = lagging_write(tmp, previous=latest, stale=stale)
+        folder = base / f"{seq:012d}"
+        if folder.exists():  # cut at the same position as the newest: nothing new after all
+            shutil.rmtree(tmp)
+            return None
+        tmp.rename(folder)
+        for old in sets[:-LAGGING_KEEP]:  # a page publisher may still be linking from the last few
+            shutil.rmtree(old, ignore_errors=True)
+        return folder
+
+
+def lagging_sets(root: Path) -> list[Path]:
+    base = root / LAGGING
+    return sorted(p for p in base.iterdir() if p.is_dir() and p.name.isdigit()) if base.is_dir() else []
+
+
+def _newer_lagging(root: Path, previous: Path | None, head: int) -> Path | None:
+    """The newest lagging set cut no later than `head` and newer than what `previous` holds."""
+    have = int(str(manifest_read(previous).get("national_data_seq", 0))) if previous is not None else -1
+    for folder in reversed(lagging_sets(root)):
+        seq = int(folder.name)
+        if seq <= head:
+            return folder if seq > have else None
+    return None
+
+
+def snapshot_publish_to(out: Path, *, actor: str = "system", workers: int = 1) -> Written:
     """A complete snapshot into a folder of the caller's choosing (`tallyroom publish --out`)."""
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} is not empty")
@@ -90,9 +138,13 @@ def snapshot_publish_to(out: Path, *, actor: str = "system") -> Written:
         out.rmdir()
     changes = changes_between(0, chain_head()[0])
     municipality_changes_record(changes)
-    written = snapshot_write(out)
+    written = snapshot_write(out, workers=workers)
     publication_record(written, actor=actor)
     return written
+
+
+def _stale(changes: Changes) -> Stale:
+    return Stale(frozenset(changes.municipalities), frozenset(changes.stations), frozenset(changes.whole))
 
 
 def publication_record(written: Written, *, actor: str) -> Publication:

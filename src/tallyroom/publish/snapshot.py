@@ -5,8 +5,13 @@ files, the site's own static assets, `manifest.json` (the SHA-256 and size of ev
 chain head it was cut at) and `manifest.sig` (Ed25519 over the manifest's bytes). Pages are rendered
 by calling the public views in-process, so a snapshot shows exactly what the live pages show.
 
-A new snapshot re-renders only the municipalities whose rows changed since the previous one (read
-off the audit chain, see `changes.py`) and hard-links the rest from it.
+A new snapshot re-renders only what changed since the previous one (read off the audit chain, see
+`changes.py`) and hard-links the rest from it: the pages and data files of the municipalities that
+changed, the station pages of the stations that changed (or all of a municipality's, when something
+about the whole municipality changed), and the election-wide pages. A station page shows one thing
+about the other stations, the state of its municipality's count ("X of Y stations counted", last
+updated); on the municipality's other station pages that block is replaced in the previous bytes
+rather than rendering the pages again.
 """
 
 from __future__ import annotations
@@ -14,15 +19,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
+from django.db import connections
+from django.db.models import Count
 from django.http import HttpResponseBase
 from django.test import RequestFactory
 from django.urls import NoReverseMatch, resolve, reverse
@@ -49,7 +57,24 @@ class Item:
     path: str
     municipality_id: int | None = None
     station_of: tuple[str, str, int] | None = None  # (language, election code, municipality): rendered in bulk
-    national: bool = False  # an election-wide data file: large, so refreshed at most every so often
+    national: bool = False  # election-wide and costly (data files, integrity): refreshed every so often
+    station_id: int | None = None  # a station page's station
+
+
+@dataclass(frozen=True)
+class Stale:
+    """What a new snapshot renders afresh; the rest comes from the previous snapshot."""
+
+    municipalities: frozenset[int] = frozenset()  # their pages and data files
+    stations: frozenset[int] = frozenset()  # station pages
+    whole: frozenset[int] = frozenset()  # municipalities whose every station page is rendered
+
+    @classmethod
+    def of(cls, stale: Stale | set[int] | frozenset[int]) -> Stale:
+        """A plain set of municipalities: everything of theirs."""
+        if isinstance(stale, Stale):
+            return stale
+        return cls(frozenset(stale), frozenset(), frozenset(stale))
 
 
 @dataclass(frozen=True)
@@ -66,6 +91,7 @@ class Written:
     audit_hash: str
     created_at: dt.datetime
     national_data_seq: int  # the chain position the election-wide data files were cut at
+    spliced: int = 0  # station pages written from the previous bytes with their municipality's new count
 
     @property
     def national_lags(self) -> bool:
@@ -90,29 +116,50 @@ def site_items() -> list[Item]:
     municipalities: dict[int, list[tuple[int, str]]] = {}
     for pk, election_id, code in Municipality.objects.order_by("code").values_list("pk", "election_id", "code"):
         municipalities.setdefault(election_id, []).append((pk, code))
-    stations: dict[int, list[str]] = {}
-    for municipality_id, code in PollingStation.objects.order_by("code").values_list("municipality_id", "code"):
-        stations.setdefault(municipality_id, []).append(code)
+    national_scale = _national_scale(elections)
+    stations: dict[int, list[tuple[int, str]]] = {}
+    rows = (
+        PollingStation.objects.exclude(election_id__in=national_scale)
+        .order_by("code")
+        .values_list("pk", "municipality_id", "code")
+    )
+    for pk, municipality_id, code in rows:
+        stations.setdefault(municipality_id, []).append((pk, code))
     for lang in languages():
         with translation.override(lang):
-            items += _paths([_url("publish:home")])
+            # The election-wide pages read every municipality: they lag with the election-wide files.
+            items += [Item(url, national=True) for url in [_url("publish:home")] if url]
             for election in elections:
-                items += _paths([_url("publish:election", election.code)])
-                items += _paths([_url("integrity:election", election.code)])
+                items += [Item(url, national=True) for url in [_url("publish:election", election.code)] if url]
+                # The forensic tests read every station of the election: with the election-wide files.
+                integrity = [] if election.pk in national_scale else [_url("integrity:election", election.code)]
+                items += [Item(url, national=True) for url in integrity if url]
                 for pk, code in municipalities.get(election.pk, []):
                     items += _paths([_url("publish:municipality", election.code, code)], pk)
-                    for slug in (station_slug(s) for s in stations.get(pk, [])):
-                        url = _url("publish:station", election.code, slug)
+                    for station_id, station in stations.get(pk, []):
+                        url = _url("publish:station", election.code, station_slug(station))
                         if url is not None:
-                            items.append(Item(url, pk, (lang, election.code, pk)))
+                            items.append(Item(url, pk, (lang, election.code, pk), station_id=station_id))
     items += _paths([_url("data:elections")])
     formats = [str(fmt) for fmt in FILE_NAMES]
     for election in elections:
         items += _paths([_url("data:index", election.code)])
-        items += [Item(url, None, None, True) for f in formats if (url := _url(f"data:{f}", election.code))]
+        whole = [] if election.pk in national_scale else formats
+        items += [Item(url, None, None, True) for f in whole if (url := _url(f"data:{f}", election.code))]
         for pk, code in municipalities.get(election.pk, []):
-            items += _paths([_url(f"data:municipality-{f}", election.code, code) for f in formats], pk)
+            urls = [_url(f"data:municipality-{f}", election.code, code) for f in formats]
+            items += [Item(url, pk, national=True) for url in urls if url]
     return items
+
+
+def _national_scale(elections: list[Election]) -> set[int]:
+    """Elections too large for a snapshot to hold a page per station (a million stations: three
+    million pages) or election-wide files (gigabytes). Their snapshots hold the election's and every
+    municipality's pages and files, which show every station's numbers; station pages, the integrity
+    page and the election-wide files are answered live."""
+    limit = int(settings.TALLYROOM_SNAPSHOT_MAX_STATIONS)
+    sizes = PollingStation.objects.values("election_id").annotate(n=Count("pk")).values_list("election_id", "n")
+    return {election_id for election_id, n in sizes if n > limit} & {e.pk for e in elections}
 
 
 def _paths(paths: Iterable[str | None], municipality_id: int | None = None) -> list[Item]:
@@ -137,12 +184,73 @@ def render(path: str) -> bytes:
     return response.content  # type: ignore[attr-defined, no-any-return]
 
 
-def _station_pages(lang: str, election_code: str, municipality_id: int) -> dict[str, bytes]:
+def _station_pages(
+    lang: str, election_code: str, municipality_id: int, station_ids: Collection[int] | None = None
+) -> dict[str, bytes]:
     from tallyroom.publish.views import station_pages_render
 
     with translation.override(lang):
         municipality = Municipality.objects.select_related("election").get(pk=municipality_id)
-        return station_pages_render(municipality.election, municipality)
+        return station_pages_render(municipality.election, municipality, station_ids)
+
+
+# A station page's one block about the other stations (templates/publish/_status.html): the same on
+# every station page of a municipality in a language. Everything a reader typed is escaped, so the
+# tag can only come from the template.
+_STATUS_START = b'<section class="status"'
+_STATUS_END = b"</section>"
+
+
+def _status_span(page: bytes) -> tuple[int, int] | None:
+    start = page.find(_STATUS_START)
+    if start < 0 or page.find(_STATUS_START, start + 1) >= 0:
+        return None
+    end = page.find(_STATUS_END, start)
+    return None if end < 0 else (start, end + len(_STATUS_END))
+
+
+@dataclass
+class _Batch:
+    """A municipality's station pages in one language: those rendered afresh, and the others' previous
+    bytes with the municipality's new status block to put in them."""
+
+    rendered: dict[str, bytes]
+    old: dict[str, tuple[bytes, tuple[int, int]]]
+    block: bytes = b""
+
+    def spliced(self, path: str) -> bytes:
+        data, (start, end) = self.old[path]
+        return data[:start] + self.block + data[end:]
+
+
+def _station_batch(
+    key: tuple[str, str, int], items: list[Item], previous: Path | None, stale: Stale | None, old: Collection[str]
+) -> _Batch:
+    municipality_id = key[2]
+    if previous is None or stale is None or municipality_id in stale.whole:
+        return _Batch(_station_pages(*key), {})
+    wanted = {i.station_id for i in items if i.station_id in stale.stations or file_name(i.path) not in old}
+    kept: dict[str, tuple[bytes, tuple[int, int]]] = {}
+    if municipality_id in stale.municipalities:  # the count moved: every other page gets the new block
+        for item in items:
+            if item.station_id in wanted:
+                continue
+            data = (previous / file_name(item.path)).read_bytes()
+            span = _status_span(data)
+            if span is None:
+                wanted.add(item.station_id)
+            else:
+                kept[item.path] = (data, span)
+        if kept and not wanted:
+            wanted.add(items[0].station_id)  # rendered for its block
+    fresh = _station_pages(*key, [pk for pk in wanted if pk is not None]) if wanted else {}
+    if not kept:
+        return _Batch(fresh, {})
+    sample = next(iter(fresh.values()))
+    span = _status_span(sample)
+    if span is None:  # not a page this module understands: render them all
+        return _Batch(_station_pages(*key), {})
+    return _Batch(fresh, kept, sample[span[0] : span[1]])
 
 
 def _language_of(path: str) -> str:
@@ -165,50 +273,134 @@ def static_files() -> Iterator[tuple[str, Path]]:
                 yield settings.STATIC_URL + rel.replace(os.sep, "/"), source
 
 
+class _Writer:
+    """Fills a snapshot folder file by file: rendered, hard-linked from the previous one, or spliced."""
+
+    def __init__(self, out: Path, previous: Path | None, stale: Stale | None, items: list[Item]) -> None:
+        self.out, self.previous, self.stale = out, previous, stale
+        self.old = _manifest_files(previous) if previous else {}
+        self.files: dict[str, dict[str, object]] = {}
+        self.counts = {"rendered": 0, "reused": 0, "spliced": 0}
+        self.by_key: dict[tuple[str, str, int], list[Item]] = {}
+        for item in items:
+            if item.station_of is not None:
+                self.by_key.setdefault(item.station_of, []).append(item)
+        self.batch_key: tuple[str, str, int] | None = None
+        self.batch = _Batch({}, {})
+
+    def reuse(self, name: str) -> bool:
+        return self.previous is not None and self.link(self.previous, name, self.old)
+
+    def link(self, source: Path, name: str, entries: dict[str, dict[str, object]]) -> bool:
+        if name not in entries:
+            return False
+        os.link(source / name, self.out / name)
+        self.files[name] = entries[name]
+        self.counts["reused"] += 1
+        return True
+
+    def write(self, name: str, data: bytes, how: str) -> None:
+        (self.out / name).write_bytes(data)
+        self.files[name] = _entry(data)
+        self.counts[how] += 1
+
+    def page(self, item: Item, name: str) -> None:
+        stale, municipality_id = self.stale, item.municipality_id
+        settled = stale is not None and municipality_id is not None and municipality_id not in stale.municipalities
+        if settled and stale is not None and item.station_id not in stale.stations and self.reuse(name):
+            return
+        if item.station_of is None:
+            self.write(name, render(item.path), "rendered")
+        else:
+            self.station_page(item, item.station_of, name)
+
+    def station_page(self, item: Item, key: tuple[str, str, int], name: str) -> None:
+        if key != self.batch_key:  # a municipality's station pages from one read
+            self.batch_key = key
+            self.batch = _station_batch(key, self.by_key[key], self.previous, self.stale, self.old)
+        if item.path in self.batch.rendered:
+            self.write(name, self.batch.rendered[item.path], "rendered")
+        elif item.path not in self.batch.old:
+            if not self.reuse(name):
+                self.write(name, _station_pages(*key, [item.station_id or 0])[item.path], "rendered")
+        elif (data := self.batch.spliced(item.path)) == self.batch.old[item.path][0]:
+            self.reuse(name)  # the count's state did not move in this language
+        else:
+            self.write(name, data, "spliced")
+
+
+def _render_chunk(out: Path, items: list[Item]) -> tuple[dict[str, dict[str, object]], dict[str, int]]:
+    writer = _Writer(out, None, None, items)
+    for item in items:
+        name = file_name(item.path)
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        writer.page(item, name)
+    connections.close_all()
+    return writer.files, writer.counts
+
+
+def _render_parallel(out: Path, items: list[Item], workers: int) -> tuple[dict[str, dict[str, object]], dict[str, int]]:
+    """Every item rendered afresh by forked processes; a municipality's pages stay in one process
+    (its station pages are rendered together), the election-wide ones are dealt out in turn."""
+    chunks: list[list[Item]] = [[] for _ in range(workers)]
+    for i, item in enumerate(items):
+        chunks[(item.municipality_id if item.municipality_id is not None else i) % workers].append(item)
+    connections.close_all()  # a forked child must not share the parent's connection
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        results = pool.starmap(_render_chunk, [(out, chunk) for chunk in chunks])
+    files: dict[str, dict[str, object]] = {}
+    counts = {"rendered": 0, "reused": 0, "spliced": 0}
+    for chunk_files, chunk_counts in results:
+        files.update(chunk_files)
+        for k, v in chunk_counts.items():
+            counts[k] += v
+    return files, counts
+
+
 def snapshot_write(
     out: Path,
     *,
     previous: Path | None = None,
-    stale: set[int] | None = None,
+    stale: Stale | set[int] | None = None,
     national: bool = True,
+    lagging: Path | None = None,
     key: Ed25519PrivateKey | None = None,
+    workers: int = 1,
 ) -> Written:
-    """Write a complete snapshot into `out` (which must not exist yet). With `previous`, files of
-    municipalities not in `stale` are hard-linked from it instead of rendered, and so are the
-    election-wide data files unless `national` asks for them afresh."""
+    """Write a complete snapshot into `out` (which must not exist yet). With `previous`, what `stale`
+    does not name is hard-linked from it instead of rendered (a set names whole municipalities), and
+    so are the lagging files (see `lagging_write`) unless `national` asks for them afresh; `lagging`
+    is a newer set of them to take instead. A snapshot from scratch can be rendered by `workers`
+    processes (PostgreSQL only: each reads on its own connection)."""
     started = time.perf_counter()
     key = key or signing.private_key_load()
     seq, head_hash = chain_head()  # cut first: anything later shows in the next snapshot
     created_at = timezone_now()
     old_manifest = manifest_read(previous) if previous else {}
-    old = _manifest_files(previous) if previous else {}
     national_seq = seq
     out.mkdir(parents=True)
-    files: dict[str, dict[str, object]] = {}
-    rendered = reused = 0
-    bulk: dict[tuple[str, str, int], dict[str, bytes]] = {}
-    for item in site_items():
+    items = site_items()
+    plan = Stale.of(stale) if stale is not None and previous is not None else None
+    writer = _Writer(out, previous, plan, items)
+    fresh_set = lagging_read(lagging) if lagging is not None else None
+    if workers > 1 and previous is None:
+        writer.files, writer.counts = _render_parallel(out, items, workers)
+        items = []
+    for item in items:
         name = file_name(item.path)
-        target = out / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        unchanged = stale is not None and item.municipality_id is not None and item.municipality_id not in stale
-        keep_national = item.national and not national and "national_data_seq" in old_manifest
-        if keep_national:
-            national_seq = int(str(old_manifest["national_data_seq"]))
-        if previous is not None and (unchanged or keep_national) and name in old:
-            os.link(previous / name, target)
-            files[name] = old[name]
-            reused += 1
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        if item.national and not national:
+            if fresh_set is not None and lagging is not None and writer.link(lagging, name, fresh_set[1]):
+                national_seq = min(national_seq, fresh_set[0])
+                continue
+            if "national_data_seq" in old_manifest and writer.reuse(name):
+                national_seq = min(national_seq, int(str(old_manifest["national_data_seq"])))
+                continue
+        if item.national:  # afresh, all of them: a data file states the chain position it was cut at
+            writer.write(name, render(item.path), "rendered")
             continue
-        if item.station_of is not None:
-            if item.station_of not in bulk:  # a municipality's station pages from one read
-                bulk = {item.station_of: _station_pages(*item.station_of)}
-            data = bulk[item.station_of][item.path]
-        else:
-            data = render(item.path)
-        target.write_bytes(data)
-        files[name] = _entry(data)
-        rendered += 1
+        writer.page(item, name)
+    files = writer.files
     for url, source in static_files():
         name = file_name(url)
         (out / name).parent.mkdir(parents=True, exist_ok=True)
@@ -234,15 +426,50 @@ def snapshot_write(
         folder=out,
         files=len(files),
         size=sum(int(str(f["size"])) for f in files.values()),
-        rendered=rendered,
-        reused=reused,
+        rendered=writer.counts["rendered"],
+        reused=writer.counts["reused"],
         seconds=time.perf_counter() - started,
         manifest_sha256=hashlib.sha256(blob).hexdigest(),
         audit_seq=seq,
         audit_hash=head_hash,
         created_at=created_at,
         national_data_seq=national_seq,
+        spliced=writer.counts["spliced"],
     )
+
+
+LAGGING_MANIFEST = "lagging.json"
+
+
+def lagging_write(out: Path, *, previous: Path | None = None, stale: set[int] | None = None) -> int:
+    """Render the lagging files (the election-wide pages and files, every municipality's data files)
+    into `out`, apart from the live snapshots, so that the publisher of pages never waits for them.
+    With `previous` (an earlier set), the data files of municipalities not in `stale` are linked from
+    it. Returns the chain position the set was cut at; `lagging.json` lists its files."""
+    seq, _ = chain_head()
+    old = lagging_read(previous)[1] if previous is not None else {}
+    out.mkdir(parents=True)
+    files: dict[str, dict[str, object]] = {}
+    for item in site_items():
+        if not item.national:
+            continue
+        name = file_name(item.path)
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        settled = stale is not None and item.municipality_id is not None and item.municipality_id not in stale
+        if previous is not None and settled and name in old:
+            os.link(previous / name, out / name)
+            files[name] = old[name]
+            continue
+        data = render(item.path)
+        (out / name).write_bytes(data)
+        files[name] = _entry(data)
+    (out / LAGGING_MANIFEST).write_text(json.dumps({"seq": seq, "files": files}, sort_keys=True))
+    return seq
+
+
+def lagging_read(folder: Path) -> tuple[int, dict[str, dict[str, object]]]:
+    data = json.loads((folder / LAGGING_MANIFEST).read_bytes())
+    return int(data["seq"]), dict(data["files"])
 
 
 def _entry(data: bytes) -> dict[str, object]:

@@ -6,6 +6,8 @@ token, no clock), so the snapshotter can render it once and serve the copy to ev
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.test import RequestFactory
@@ -54,12 +56,14 @@ def station_detail(request: HttpRequest, code: str, station: str) -> HttpRespons
     return render(request, STATION_TEMPLATE, {"page": page, "election": election, "tz": election.timezone})
 
 
-def station_pages_render(election: Election, municipality: Municipality) -> dict[str, bytes]:
-    """Every station page of a municipality in the active language, by URL path: the bytes the view
-    answers, from one bulk read instead of one per station (for the snapshotter)."""
+def station_pages_render(
+    election: Election, municipality: Municipality, station_ids: Collection[int] | None = None
+) -> dict[str, bytes]:
+    """Every station page of a municipality (or those of `station_ids`) in the active language, by URL
+    path: the bytes the view answers, from one bulk read instead of one per station (for the snapshotter)."""
     factory = RequestFactory()
     out = {}
-    for page in selectors.station_pages(election, municipality).values():
+    for page in selectors.station_pages(election, municipality, station_ids).values():
         path = reverse("publish:station", args=[election.code, page.slug])
         context = {"page": page, "election": election, "tz": election.timezone}
         out[path] = render(factory.get(path), STATION_TEMPLATE, context).content

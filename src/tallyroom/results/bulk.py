@@ -75,7 +75,7 @@ def result_forms_submit_bulk(
         )
     outcomes: list[BulkOutcome] = [BulkOutcome(i, "rejected") for i in range(len(items))]
     stations = {
-        s.code: s for s in PollingStation.objects.filter(election=election, code__in={i.station for i in items})
+        s.code: s for s in PollingStation.objects.filter(election=election, code__any={i.station for i in items})
     }
     rounds = {r.code: r for r in Round.objects.filter(election=election)}
     first = next((r for r in rounds.values() if r.kind == Round.Kind.FIRST), None)
@@ -159,7 +159,7 @@ def _settle_existing(
     keys = {(s.pk, c.pk, k) for _, s, c, _, k in wanted}
     stored = {
         (f.station_id, f.contest_id, f.kind): f
-        for f in ResultForm.objects.filter(station_id__in={k[0] for k in keys}, contest_id__in={k[1] for k in keys})
+        for f in ResultForm.objects.filter(station_id__any={k[0] for k in keys}, contest_id__any={k[1] for k in keys})
     }
     fresh = []
     seen: dict[tuple[int, int, str], str] = {}
@@ -218,7 +218,7 @@ def _store(
     leaving = _plan_counted(forms)
     if leaving:
         tally_apply(leaving, -1)
-        ResultForm.objects.filter(pk__in=leaving).update(counted=False)
+        ResultForm.objects.filter(pk__any=leaving).update(counted=False)
     insert_models(forms)
     vote_rows: list[tuple[int, int, int]] = []
     pref_rows: list[tuple[int, int, int]] = []
@@ -281,7 +281,7 @@ def _plan_counted(forms: list[ResultForm]) -> list[int]:
         (f.station_id, f.contest_id): f
         for f in ResultForm.objects.filter(
             counted=True,
-            station_id__in={f.station_id for f in accepted},
+            station_id__any={f.station_id for f in accepted},
             contest_id__in={f.contest_id for f in accepted},
         )
     }

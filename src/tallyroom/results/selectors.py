@@ -75,8 +75,10 @@ def contest_results(contest: Contest) -> dict[str, Any]:
     votes = _entity_votes(contest, ids)
     statuses = station_statuses(contest)
     status_counts = Counter(statuses.values())
-    registered = dict(contest_scope(contest).values_list("pk", "registered_voters"))
-    kinds = dict(contest_scope(contest).values_list("pk", "kind"))
+    registered: dict[int, int] = {}
+    kinds: dict[int, str] = {}
+    for pk, voters, kind in contest_scope(contest).values_list("pk", "registered_voters", "kind"):
+        registered[pk], kinds[pk] = voters, kind
     not_in = {"pending", "quarantined", "annulled-repeat-pending"}
     outstanding_ids = [s for s, st in statuses.items() if st in not_in]
     outstanding = sum(registered[s] for s in outstanding_ids)

@@ -75,14 +75,14 @@ def tally_apply(form_ids: Sequence[int], sign: int) -> None:
         ContestTally,
         {"contest": "k_contest"},
         {name: name for name in TOTAL_FIELDS},
-        ResultForm.objects.filter(pk__in=ids).values(k_contest=F("contest_id")).annotate(**_form_sums()).order_by(),
+        ResultForm.objects.filter(pk__any=ids).values(k_contest=F("contest_id")).annotate(**_form_sums()).order_by(),
         sign,
     )
     add_sums(
         TallyVote,
         {"contest": "k_contest", "entity": "k_choice"},
         {"votes": "total"},
-        ResultVote.objects.filter(form_id__in=ids)
+        ResultVote.objects.filter(form_id__any=ids)
         .values(k_contest=F("form__contest_id"), k_choice=F("entity_id"))
         .annotate(total=Sum("votes"))
         .order_by(),
@@ -92,7 +92,7 @@ def tally_apply(form_ids: Sequence[int], sign: int) -> None:
         TallyPreference,
         {"contest": "k_contest", "candidate": "k_choice"},
         {"votes": "total"},
-        ResultPreference.objects.filter(form_id__in=ids)
+        ResultPreference.objects.filter(form_id__any=ids)
         .values(k_contest=F("form__contest_id"), k_choice=F("candidate_id"))
         .annotate(total=Sum("votes"))
         .order_by(),
@@ -183,10 +183,9 @@ def _rewrite(ids: list[int], fresh_totals: dict[int, dict[str, int]]) -> None:
         ContestTally.objects.filter(contest_id=contest_id).update(**{n: fresh.get(n) or 0 for n in TOTAL_FIELDS})
     TallyVote.objects.filter(contest_id__in=ids).update(votes=0)
     TallyPreference.objects.filter(contest_id__in=ids).update(votes=0)
-    counted = list(ResultForm.objects.filter(contest_id__in=ids, counted=True).values_list("pk", flat=True))
     # Totals are already fresh; add only the votes and preferences back.
     for row in (
-        ResultVote.objects.filter(form_id__in=counted)
+        ResultVote.objects.filter(form__counted=True, form__contest_id__any=ids)
         .values("form__contest_id", "entity_id")
         .annotate(total=Sum("votes"))
     ):
@@ -194,7 +193,7 @@ def _rewrite(ids: list[int], fresh_totals: dict[int, dict[str, int]]) -> None:
             votes=row["total"]
         )
     for row in (
-        ResultPreference.objects.filter(form_id__in=counted)
+        ResultPreference.objects.filter(form__counted=True, form__contest_id__any=ids)
         .values("form__contest_id", "candidate_id")
         .annotate(total=Sum("votes"))
     ):

@@ -11,11 +11,12 @@ from django.conf import settings
 from django.urls import translate_url
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.text import capfirst
 from django.utils.translation import get_language_info
 from django.utils.translation import gettext as _
 
-from tallyroom.publish import charts, formatting
-from tallyroom.publish.selectors import ContestResult, MayorRace
+from tallyroom.publish import charts, formatting, station_table
+from tallyroom.publish.selectors import ContestResult, MayorRace, MunicipalityPage
 from tallyroom.publish.station_reads import FormView
 from tallyroom.publish.turnout_reads import TurnoutDay
 
@@ -60,8 +61,14 @@ def language_links(context: template.Context) -> list[dict[str, Any]]:
     links = []
     for code, _name in settings.LANGUAGES:
         info = get_language_info(code)
+        here = code == current  # this page: its own path (translate_url costs a resolve and a reverse)
         links.append(
-            {"code": code, "name": info["name_local"], "url": translate_url(path, code), "current": code == current}
+            {
+                "code": code,
+                "name": info["name_local"],
+                "url": path if here else translate_url(path, code),
+                "current": here,
+            }
         )
     return links
 
@@ -77,16 +84,47 @@ def preference_tables(form: FormView) -> SafeString:
         '<th scope="col">{}</th><th scope="col" class="num">{}</th></tr></thead><tbody>'
     )
     labels = (_("List position"), _("Name"), _("Votes"))
+    number = station_table.Numbers()
     parts: list[str] = [format_html('<details class="preferences"><summary>{}</summary>', _("Preference votes"))]
     for entity, rows in form.preferences:
         parts.append(format_html(head, entity, *labels))
         parts.extend(
-            f'<tr><td class="num">{position:d}</td><td>{escape(name)}</td><td class="num">{num(n)}</td></tr>'
+            f'<tr><td class="num">{position:d}</td><td>{escape(name)}</td><td class="num">{number(n)}</td></tr>'
             for position, name, n in rows
         )
         parts.append("</tbody></table>")
     parts.append("</details>")
     return mark_safe("".join(parts))  # noqa: S308 - names escaped, the rest are numbers
+
+
+@register.simple_tag
+def station_rows(page: MunicipalityPage) -> SafeString:
+    """The rows of a municipality's station table (a thousand in a big one): built in Python."""
+    return mark_safe(station_table.station_rows(page.stations, page.election.code))  # noqa: S308 - escaped there
+
+
+@register.simple_tag
+def form_numbers(form: FormView) -> SafeString:
+    """A form's numbers as table rows (the snapshot renders every station page: no template loop)."""
+    number = station_table.Numbers()
+    rows = (
+        f'<tr data-field="{escape(field)}"><th scope="row">{escape(capfirst(label))}</th>'
+        f'<td class="num">{number(value)}</td></tr>'
+        for field, label, value in form.numbers
+    )
+    return mark_safe("".join(rows))  # noqa: S308 - every text escaped
+
+
+@register.simple_tag
+def form_votes(form: FormView, colours: dict[str, str]) -> SafeString:
+    """A form's votes as table rows, each with its entity's swatch."""
+    number = station_table.Numbers()
+    rows = (
+        f'<tr data-entity="{escape(code)}"><th scope="row">{swatch(code, colours)} {escape(label)}</th>'
+        f'<td class="num votes">{number(n)}</td></tr>'
+        for code, label, n in form.votes
+    )
+    return mark_safe("".join(rows))  # noqa: S308 - every text escaped
 
 
 @register.simple_tag

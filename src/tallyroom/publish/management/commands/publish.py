@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
+import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +27,9 @@ class Command(BaseCommand):
         parser.add_argument("--out", type=Path, help="an empty or new folder for one complete snapshot")
         parser.add_argument("--root", type=Path, help="snapshot root (default: TALLYROOM_SNAPSHOT_ROOT)")
         parser.add_argument("--force", action="store_true", help="publish even if nothing changed")
+        parser.add_argument(
+            "--workers", type=int, default=1, help="with --out on PostgreSQL: render in this many processes"
+        )
         parser.add_argument("--watch", action="store_true", help="publish shortly after every change, until stopped")
         parser.add_argument("--debounce", type=float, default=settings.TALLYROOM_PUBLISH_DEBOUNCE)
         parser.add_argument("--max-delay", type=float, default=5.0)
@@ -30,8 +37,9 @@ class Command(BaseCommand):
             "--national-every",
             type=float,
             default=settings.TALLYROOM_PUBLISH_NATIONAL_EVERY,
-            help="seconds between refreshes of the large election-wide data files under --watch",
+            help="seconds between refreshes of the lagging files (election-wide pages and data files) under --watch",
         )
+        parser.add_argument("--lagging", action="store_true", help=argparse.SUPPRESS)  # --watch's second process
 
     def handle(self, *args: Any, **options: Any) -> None:
         from tallyroom.publish.services import snapshot_publish, snapshot_publish_to, snapshot_root
@@ -40,11 +48,14 @@ class Command(BaseCommand):
             if options["watch"]:
                 raise CommandError("--watch publishes under the snapshot root; leave out --out")
             try:
-                self._report(snapshot_publish_to(options["out"], actor="cli"))
+                self._report(snapshot_publish_to(options["out"], actor="cli", workers=options["workers"]))
             except FileExistsError as exc:
                 raise CommandError(str(exc)) from exc
             return
         root = options["root"] or snapshot_root()
+        if options["lagging"]:
+            self._lagging(root, options["national_every"])
+            return
         if options["watch"]:
             self._watch(root, options["debounce"], options["max_delay"], options["national_every"])
             return
@@ -76,11 +87,26 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, _stop)
         self.stdout.write(f"Publishing under {root} after each change (debounce {debounce} s)")
         self.stdout.flush()
-        publisher_run(
-            root,
-            debounce=debounce,
-            max_delay=max_delay,
-            national_every=national_every,
-            should_stop=lambda: stop["now"],
-            on_publish=self._report,
-        )
+        command = [sys.executable, "-m", "tallyroom.cli", "publish", "--lagging", "--root", str(root)]
+        lagging = subprocess.Popen([*command, "--national-every", str(national_every)])  # noqa: S603 - our own CLI
+        try:
+            publisher_run(
+                root,
+                debounce=debounce,
+                max_delay=max_delay,
+                should_stop=lambda: stop["now"],
+                on_publish=self._report,
+            )
+        finally:
+            lagging.terminate()
+            try:
+                lagging.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                lagging.kill()
+
+    def _lagging(self, root: Path, every: float) -> None:
+        from tallyroom.publish.publisher import lagging_run
+
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        parent = os.getppid()
+        lagging_run(root, every=every, should_stop=lambda: os.getppid() != parent)  # orphaned: stop
