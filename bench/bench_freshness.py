@@ -1,20 +1,22 @@
 """Freshness under ingest load: from a form's acknowledgement to the public snapshot that shows it.
 
     .venv/bin/python bench/bench_freshness.py            # writes its section of BENCHMARKS.md
-    .venv/bin/python bench/bench_freshness.py --seconds 60 --no-write
+    .venv/bin/python bench/bench_freshness.py --seconds 30 --rates 5 --no-write
 
 Creates (and drops) its own PostgreSQL database on TALLYROOM_BENCH_POSTGRES, loads a simulated
 election (demo-sized: 2,600 stations in 38 municipalities, `--stations` to change), gives every
 station's chair a device token, then runs `tallyroom serve` with its live publisher. N clients post
-single forms continuously for `--seconds`; for every acknowledged form the audit entry's position
-is noted, and a watcher reads the manifest the server answers (the snapshot `current` points to)
-several times a second: a form is fresh once the served manifest's chain head reaches its entry.
-Freshness is the time from the acknowledgement to the first read that shows it.
+single forms at a paced rate, one phase per rate of `--rates`; for every acknowledged form the audit
+entry's position is noted, and a watcher follows the snapshot root's `current` link (what the
+server answers public reads from): a form is fresh once the current snapshot's chain head reaches
+its entry. Freshness is the time from the acknowledgement to that moment. Peak memory of every
+process is sampled throughout.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import http.client
 import json
 import math
@@ -26,20 +28,21 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_http import drop_database, setup_chairs, wait_until_up
-from report import ROOT, SERVER, free_port, fresh_database, machine, now, write_section
+from report import ROOT, SERVER, MemorySampler, free_port, fresh_database, machine, now, postgres_group, write_section
 
 SEED = 13
 MUNICIPALITIES = 38
 DEFAULTS: dict[str, Any] = {
     "stations": 2_600,
     "clients": 8,
-    "rate": 10.0,
-    "seconds": 120.0,
+    "rates": "2,10",
+    "seconds": 90.0,
     "database": "tallyroom_bench_fresh",
 }
 
@@ -135,12 +138,43 @@ def entry_seqs(form_ids: list[int]) -> dict[int, int]:
     return seqs
 
 
+@dataclass
+class Phase:
+    rate: float
+    wall: float
+    acks: list[tuple[float, int]]
+    seqs: dict[int, int]
+    started: float  # monotonic
+    ended: float
+    wall_start: dt.datetime = field(init=False)
+    wall_end: dt.datetime = field(init=False)
+
+    def __post_init__(self) -> None:  # the phase's window on the wall clock, for the publications' rows
+        offset = time.time() - time.monotonic()
+        self.wall_start = dt.datetime.fromtimestamp(self.started + offset, dt.UTC)
+        self.wall_end = dt.datetime.fromtimestamp(self.ended + offset, dt.UTC)
+
+
+def serving_group(pid: int, me: int, cmd: str) -> str | None:
+    if pid == me:
+        return "load generator and watcher"
+    if "publish --lagging" in cmd:
+        return "publisher: lagging files"
+    if "publish --watch" in cmd:
+        return "publisher: pages"
+    if "granian" in cmd or "tallyroom serve" in cmd or " serve --port" in cmd:
+        return "tallyroom serve (granian, each process)"
+    return postgres_group(cmd)
+
+
 def main() -> None:  # noqa: PLR0915 - one linear script
     parser = argparse.ArgumentParser()
     parser.add_argument("--stations", type=int, default=DEFAULTS["stations"])
     parser.add_argument("--clients", type=int, default=DEFAULTS["clients"])
-    parser.add_argument("--rate", type=float, default=DEFAULTS["rate"], help="forms/s in all (0: flat out)")
-    parser.add_argument("--seconds", type=float, default=DEFAULTS["seconds"], help="how long the ingest load lasts")
+    parser.add_argument(
+        "--rates", default=DEFAULTS["rates"], help="load phases, one after the other: forms/s in all (0: flat out)"
+    )
+    parser.add_argument("--seconds", type=float, default=DEFAULTS["seconds"], help="how long each phase lasts")
     parser.add_argument("--database", default=DEFAULTS["database"])
     parser.add_argument("--keep-database", action="store_true")
     parser.add_argument("--no-write", action="store_true", help="print, do not update BENCHMARKS.md")
@@ -193,21 +227,29 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_until_up(port, proc, 2)
+        sampler = MemorySampler(serving_group)
+        sampler.start()
         watcher = Watcher(Path(data_dir) / "snapshots")
         watcher.thread.start()
         t = time.monotonic()
         while not watcher.seen and time.monotonic() - t < 900:  # the first, complete snapshot
             time.sleep(0.5)
         cold_s = time.monotonic() - t
-        started = time.monotonic()
-        acks = post_forms(port, calls, args.clients, started + args.seconds, args.rate)
-        wall = time.monotonic() - started
-        drain = time.monotonic() + 60
-        seqs = entry_seqs([i for _, i in acks])
-        last = max(seqs.values(), default=0)
-        while time.monotonic() < drain and (watcher.shown_at(last) is None):
-            time.sleep(0.2)
+        phases: list[Phase] = []
+        offset = 0
+        for rate in [float(r) for r in args.rates.split(",")]:
+            started = time.monotonic()
+            acks = post_forms(port, calls[offset:], args.clients, started + args.seconds, rate)
+            wall = time.monotonic() - started
+            offset += len(acks)
+            seqs = entry_seqs([i for _, i in acks])
+            drain = time.monotonic() + 60
+            while time.monotonic() < drain and (watcher.shown_at(max(seqs.values(), default=0)) is None):
+                time.sleep(0.2)
+            phases.append(Phase(rate, wall, acks, seqs, started, time.monotonic()))
         watcher.stop.set()
+        sampler.stop.set()
+        sampler.sample()
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=60)
@@ -216,17 +258,24 @@ def main() -> None:  # noqa: PLR0915 - one linear script
 
     from tallyroom.publish.models import Publication
 
-    publications = list(Publication.objects.filter(created_at__isnull=False).order_by("created_at"))
-    during = publications[1:]  # the first is the cold start
-    durations = [p.seconds for p in during]
-    fresh: list[float] = []
-    missing = 0
-    for at, form_id in acks:
-        shown = watcher.shown_at(seqs[form_id])
-        if shown is None:
-            missing += 1
-        else:
-            fresh.append(max(0.0, shown - at))
+    rows = []
+    for phase in phases:
+        fresh = [
+            max(0.0, shown - at)
+            for at, form_id in phase.acks
+            if (shown := watcher.shown_at(phase.seqs[form_id])) is not None
+        ]
+        missing = len(phase.acks) - len(fresh)
+        durations = [
+            p.seconds
+            for p in Publication.objects.filter(created_at__gte=phase.wall_start, created_at__lte=phase.wall_end)
+        ]
+        rows.append(
+            f"| {phase.rate:g} | {len(phase.acks):,} | {len(phase.acks) / phase.wall:.1f} "
+            f"| {pct(fresh, 0.5):.2f} s | **{pct(fresh, 0.95):.2f} s** | {pct(fresh, 0.99):.2f} s "
+            f"| {max(fresh, default=float('nan')):.2f} s | {missing} | {len(durations)} "
+            f"| {pct(durations, 0.5):.2f} s | {pct(durations, 0.95):.2f} s |"
+        )
     pg = connection.pg_version // 10000
     connection.close()
     if not args.keep_database:
@@ -249,18 +298,20 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         f"{settings.TALLYROOM_PUBLISH_DEBOUNCE} s, election-wide files every "
         f"{settings.TALLYROOM_PUBLISH_NATIONAL_EVERY:.0f} s); first complete snapshot in {cold_s:.0f} s, "
         "before the load.\n"
-        f"- Load: {args.clients} clients posting single forms (device token, Idempotency-Key) for "
-        f"{wall:.0f} s, paced at {args.rate:g} forms/s in all (0: flat out): {len(acks):,} forms, "
-        f"**{len(acks) / wall:.1f} forms/s**.\n"
+        f"- Load: {args.clients} clients posting single forms (device token, Idempotency-Key), one phase "
+        f"of {args.seconds:.0f} s per rate, paced at that many forms/s in all (for scale: Kosovo's 5,200 "
+        "forms spread over three hours of counting would be 0.5 forms/s).\n"
         "- Freshness: from a form's 201 to the first moment the snapshot root's `current` link (what the "
         "server answers public reads from) names a snapshot whose chain head reaches the form's audit "
-        "entry; followed every 10 ms.\n\n"
-        "| Freshness p50 | p95 | p99 | max | Not shown within 60 s | Snapshots | Snapshot p50 | p95 | max |\n"
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
-        f"| {pct(fresh, 0.5):.2f} s | **{pct(fresh, 0.95):.2f} s** | {pct(fresh, 0.99):.2f} s "
-        f"| {max(fresh, default=float('nan')):.2f} s | {missing} | {len(during)} "
-        f"| {pct(durations, 0.5):.2f} s | {pct(durations, 0.95):.2f} s "
-        f"| {max(durations, default=float('nan')):.2f} s |\n"
+        "entry (its station's and municipality's pages; the lagging election-wide pages and data files "
+        "follow within the lag interval); followed every 10 ms.\n\n"
+        "| Rate asked (forms/s) | Forms | Forms/s | Freshness p50 | p95 | p99 | max | Not shown within 60 s "
+        "| Snapshots | Snapshot p50 | p95 |\n"
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n" + "\n".join(rows) + "\n"
+    )
+    body += (
+        "\nPeak resident memory during the run (VmRSS, sampled twice a second; PostgreSQL's figures include "
+        "the shared buffers a process has touched):\n\n" + sampler.table()
     )
     print(body)
     if not args.no_write:

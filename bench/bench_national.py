@@ -22,59 +22,25 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import SERVER, fresh_database, machine, now, write_section
+from report import SERVER, MemorySampler, fresh_database, machine, now, postgres_group, write_section
 
 MIB = 1024 * 1024
 
 
-class MemorySampler(threading.Thread):
-    """Peak resident set size (VmRSS) per process group, from /proc, twice a second."""
-
-    def __init__(self) -> None:
-        super().__init__(daemon=True)
-        self.peaks: dict[str, int] = {}
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        while not self.stop.wait(0.5):
-            self.sample()
-
-    def sample(self) -> None:
-        me = os.getpid()
-        for proc in Path("/proc").iterdir():
-            if not proc.name.isdigit():
-                continue
-            try:
-                cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                rss = next(
-                    int(line.split()[1]) * 1024
-                    for line in (proc / "status").read_text().splitlines()
-                    if line.startswith("VmRSS:")
-                )
-            except (OSError, StopIteration):
-                continue
-            group = self.group(int(proc.name), me, cmd)
-            if group:
-                self.peaks[group] = max(self.peaks.get(group, 0), rss)
-
-    @staticmethod
-    def group(pid: int, me: int, cmd: str) -> str | None:
-        if pid == me:
-            return "bench (simulate, load, tabulate, publish)"
-        if "bench_national.py" in cmd and "--worker" in cmd:
-            return "ingest worker (each)"
-        if cmd.startswith("postgres:"):
-            return "PostgreSQL backend or helper (each)"
-        if "postgres" in cmd and " -D " in cmd:
-            return "PostgreSQL postmaster"
-        return None
+def national_group(pid: int, me: int, cmd: str) -> str | None:
+    if pid == me:
+        return "bench (simulate, load, tabulate, publish)"
+    if "bench_national.py" in cmd and "--worker" in cmd:
+        return "ingest worker (each)"
+    if "multiprocessing" in cmd or "bench_national.py" in cmd:
+        return "publish renderer (each)"
+    return postgres_group(cmd)
 
 
 def django_setup(database: str) -> None:
@@ -140,7 +106,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         worker(args.worker, args.database, args.batch)
         return
 
-    sampler = MemorySampler()
+    sampler = MemorySampler(national_group)
     sampler.start()
     times: dict[str, float] = {}
     fresh_database(args.database)
@@ -256,7 +222,6 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         ("**The count: ingest + recompute + tabulate + publish**", count_s, "goal ≤ 600 s"),
     ]
     table = "\n".join(f"| {a} | {b:,.1f} s | {c} |" for a, b, c in rows)
-    memory = "\n".join(f"| {g} | {v / MIB:,.0f} MiB |" for g, v in sorted(sampler.peaks.items()))
     body = (
         f"Command: `.venv/bin/python {command}` (PostgreSQL {connection.pg_version // 10000}, its own database). "
         "Written by the script.\n\n"
@@ -267,7 +232,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         f"- Ratio of the ingest rate to COPY's: **{copy_s / times['ingest']:.3f}**.\n\n"
         "| Step | Time | Rate |\n|---|---:|---:|\n" + table + "\n\n"
         "Peak resident memory (VmRSS, sampled twice a second; PostgreSQL's figures include the shared "
-        "buffers a process has touched):\n\n| Process | Peak |\n|---|---:|\n" + memory + "\n"
+        "buffers a process has touched; forked renderers count the pages they share with the bench):\n\n"
+        + sampler.table()
     )
     print(body)
     if not args.no_write:

@@ -7,6 +7,8 @@ import os
 import platform
 import re
 import socket
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,3 +60,48 @@ def write_section(title: str, body: str) -> None:
     found = pattern.search(text)
     text = pattern.sub(lambda _m: section + "\n", text) if found else text.rstrip() + "\n\n" + section
     BENCHMARKS.write_text(text.rstrip() + "\n", "utf-8")
+
+
+class MemorySampler(threading.Thread):
+    """Peak resident set size (VmRSS) per group of processes, read from /proc twice a second.
+    `group(pid, own pid, command line)` names a process's group, or None to leave it out."""
+
+    def __init__(self, group: Callable[[int, int, str], str | None]) -> None:
+        super().__init__(daemon=True)
+        self.group = group
+        self.peaks: dict[str, int] = {}
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(0.5):
+            self.sample()
+
+    def sample(self) -> None:
+        me = os.getpid()
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                rss = next(
+                    int(line.split()[1]) * 1024
+                    for line in (proc / "status").read_text().splitlines()
+                    if line.startswith("VmRSS:")
+                )
+            except (OSError, StopIteration):
+                continue
+            name = self.group(int(proc.name), me, cmd)
+            if name:
+                self.peaks[name] = max(self.peaks.get(name, 0), rss)
+
+    def table(self) -> str:
+        rows = "\n".join(f"| {g} | {v / 2**20:,.0f} MiB |" for g, v in sorted(self.peaks.items()))
+        return "| Process | Peak |\n|---|---:|\n" + rows + "\n"
+
+
+def postgres_group(cmd: str) -> str | None:
+    if cmd.startswith("postgres:"):
+        return "PostgreSQL backend or helper (each)"
+    if "postgres" in cmd and " -D " in cmd:
+        return "PostgreSQL postmaster"
+    return None
