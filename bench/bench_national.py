@@ -100,6 +100,11 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     parser.add_argument("--database", default="tallyroom_national")
     parser.add_argument("--no-write", action="store_true", help="print, do not update BENCHMARKS.md")
     parser.add_argument("--no-publish", action="store_true", help="stop after tabulating (implies --no-write)")
+    parser.add_argument(
+        "--resume",
+        type=Path,
+        help="a state file written after the ingest: reuse its database and figures, run the later steps again",
+    )
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -109,7 +114,9 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     sampler = MemorySampler(national_group)
     sampler.start()
     times: dict[str, float] = {}
-    fresh_database(args.database)
+    state = json.loads(args.resume.read_text()) if args.resume else None
+    if state is None:
+        fresh_database(args.database)
     django_setup(args.database)
     from django.core.management import call_command
     from django.db import connection
@@ -122,42 +129,59 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     from tallyroom.results.selectors import contest_results
     from tallyroom.results.tally import tally_recompute
 
-    call_command("migrate", verbosity=0)
     work = Path(tempfile.mkdtemp(prefix="tallyroom-national-"))
-    with timed("simulate the definition", times):
-        definition = simulate_definition(args.stations, args.municipalities, seed=args.seed)
-    with timed("load the definition", times):
-        election_load(definition)
-    paths = [work / f"forms-{i}.jsonl.gz" for i in range(args.workers)]
-    with timed("simulate the forms", times):
-        # Each worker (counting centre) takes whole municipalities, so workers never wait for
-        # each other's tally locks; they share only the audit chain.
-        share = {m["code"]: i % args.workers for i, m in enumerate(definition["municipalities"])}
-        home = {s["code"]: share[m["code"]] for m in definition["municipalities"] for s in m["stations"]}
-        forms = 0
-        with contextlib.ExitStack() as stack:
-            outs = [stack.enter_context(gzip.open(p, "wt", compresslevel=1)) for p in paths]
-            for station, contest, data in simulate_forms(definition, seed=args.seed):
-                outs[home[station]].write(json.dumps([station, contest, data]) + "\n")
-                forms += 1
-        del home
-    del definition
+    if state is not None:
+        times.update(state["times"])
+        forms = int(state["forms"])
+        statuses: Counter[str] = Counter(state["statuses"])
+    else:
+        call_command("migrate", verbosity=0)
+        with timed("simulate the definition", times):
+            definition = simulate_definition(args.stations, args.municipalities, seed=args.seed)
+        with timed("load the definition", times):
+            election_load(definition)
+        paths = [work / f"forms-{i}.jsonl.gz" for i in range(args.workers)]
+        with timed("simulate the forms", times):
+            # Each worker (counting centre) takes whole municipalities, so workers never wait for
+            # each other's tally locks; they share only the audit chain.
+            share = {m["code"]: i % args.workers for i, m in enumerate(definition["municipalities"])}
+            home = {s["code"]: share[m["code"]] for m in definition["municipalities"] for s in m["stations"]}
+            forms = 0
+            with contextlib.ExitStack() as stack:
+                outs = [stack.enter_context(gzip.open(p, "wt", compresslevel=1)) for p in paths]
+                for station, contest, data in simulate_forms(definition, seed=args.seed):
+                    outs[home[station]].write(json.dumps([station, contest, data]) + "\n")
+                    forms += 1
+            del home
+        del definition
 
-    with timed("ingest", times):
-        procs = [
-            subprocess.Popen(
-                [sys.executable, __file__, "--worker", str(p), "--database", args.database, "--batch", str(args.batch)],
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-            for p in paths
-        ]
-        statuses: Counter[str] = Counter()
-        for proc in procs:
-            out, _ = proc.communicate()
-            if proc.returncode:
-                raise SystemExit(f"worker failed ({proc.returncode})")
-            statuses.update(json.loads(out.strip().splitlines()[-1]))
+        with timed("ingest", times):
+            procs = [
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--worker",
+                        str(p),
+                        "--database",
+                        args.database,
+                        "--batch",
+                        str(args.batch),
+                    ],
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+                for p in paths
+            ]
+            statuses: Counter[str] = Counter()
+            for proc in procs:
+                out, _ = proc.communicate()
+                if proc.returncode:
+                    raise SystemExit(f"worker failed ({proc.returncode})")
+                statuses.update(json.loads(out.strip().splitlines()[-1]))
+        saved = work / "state.json"
+        saved.write_text(json.dumps({"times": times, "forms": forms, "statuses": statuses}))
+        print(f"state after the ingest: {saved} (--resume {saved} reruns the later steps)", flush=True)
     stored = ResultForm.objects.count()
     assert stored == forms == sum(statuses.values()), (stored, forms, statuses)
     votes = ResultVote.objects.count()
@@ -229,7 +253,14 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         f"- Election: {args.stations:,} stations in {args.municipalities:,} municipalities, two contests each "
         f"(mayor, assembly): {forms:,} forms with {votes:,} vote rows and {prefs:,} preference rows (simulated, "
         f"seed {args.seed}). Outcomes: {', '.join(f'{v:,} {k}' for k, v in sorted(statuses.items()))}.\n"
-        f"- Ratio of the ingest rate to COPY's: **{copy_s / times['ingest']:.3f}**.\n\n"
+        f"- Ratio of the ingest rate to COPY's: **{copy_s / times['ingest']:.3f}**.\n"
+        + (
+            f"- Resumed after the ingest (`--resume`): the setup and ingest figures are the first part's, "
+            f"recorded when it ended ({state['note']}); the later steps ran again on the same database.\n"
+            if state is not None
+            else ""
+        )
+        + "\n"
         "| Step | Time | Rate |\n|---|---:|---:|\n" + table + "\n\n"
         "Peak resident memory (VmRSS, sampled twice a second; PostgreSQL's figures include the shared "
         "buffers a process has touched; forked renderers count the pages they share with the bench):\n\n"
@@ -260,6 +291,7 @@ def copy_baseline(connection: Any, work: Path) -> float:
     with connection.cursor() as cursor:
         raw = cursor.cursor
         for table, (columns, select) in tables.items():
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
             cursor.execute(f"CREATE TABLE {table} ({columns})")
             with (work / table).open("wb") as out, raw.copy(f"COPY ({select}) TO STDOUT") as copy:
                 for block in copy:

@@ -9,6 +9,7 @@ class ResultsConfig(AppConfig):
     verbose_name = _("Results")
 
     def ready(self) -> None:
+        from tallyroom import fastsql  # noqa: F401 - registers the `__any` lookup
         from tallyroom.audit.chain import register
         from tallyroom.results import audit
 
