@@ -65,12 +65,12 @@ def snapshot_publish(
         for partial in root.glob(".*.partial"):  # left by a publisher stopped mid-write
             shutil.rmtree(partial, ignore_errors=True)
         previous = current_snapshot(root)
-        after = _seq_of(previous) if previous else 0
+        manifest = manifest_read(previous) if previous else {}  # read once: megabytes at national scale
         head, _ = chain_head()
-        changes = changes_between(after, head)
+        changes = changes_between(_seq(manifest), head)
         municipality_changes_record(changes)
-        lagging = previous is not None and national and _national_lags(previous)
-        newer = None if national else _newer_lagging(root, previous, head)
+        lagging = previous is not None and national and _national_seq(manifest) < _seq(manifest)
+        newer = None if national else _newer_lagging(root, _national_seq(manifest) if previous else -1, head)
         if previous is not None and not changes.public and not force and not lagging and newer is None:
             return None
         stale = None if previous is None or changes.everything or force else _stale(changes)
@@ -120,9 +120,8 @@ def lagging_sets(root: Path) -> list[Path]:
     return sorted(p for p in base.iterdir() if p.is_dir() and p.name.isdigit()) if base.is_dir() else []
 
 
-def _newer_lagging(root: Path, previous: Path | None, head: int) -> Path | None:
-    """The newest lagging set cut no later than `head` and newer than what `previous` holds."""
-    have = int(str(manifest_read(previous).get("national_data_seq", 0))) if previous is not None else -1
+def _newer_lagging(root: Path, have: int, head: int) -> Path | None:
+    """The newest lagging set cut no later than `head` and newer than `have` (the current snapshot's)."""
     for folder in reversed(lagging_sets(root)):
         seq = int(folder.name)
         if seq <= head:
@@ -176,14 +175,13 @@ def publication_state(pk: str) -> Any:
     return row
 
 
-def _seq_of(folder: Path) -> int:
-    head = manifest_read(folder)["audit_head"]
+def _seq(manifest: dict[str, object]) -> int:
+    head = manifest.get("audit_head")
     return int(head["seq"]) if isinstance(head, dict) else 0
 
 
-def _national_lags(folder: Path) -> bool:
-    manifest = manifest_read(folder)
-    return int(str(manifest.get("national_data_seq", 0))) < _seq_of(folder)
+def _national_seq(manifest: dict[str, object]) -> int:
+    return int(str(manifest.get("national_data_seq", 0)))
 
 
 def _fresh(root: Path, name: str) -> Path:
