@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import SERVER, fresh_database, machine, now, write_section
+from report import django_setup, fresh_database, machine, now, write_section
 
 DB = "tallyroom_bench_audit"
 BATCH = 20_000
@@ -34,11 +33,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     args = parser.parse_args()
 
     fresh_database(DB)
-    os.environ["DATABASE_URL"] = f"{SERVER}/{DB}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tallyroom.settings")
-    import django
-
-    django.setup()
+    django_setup(DB)
     from django.core.management import call_command
     from django.db import connection, transaction
 

@@ -34,7 +34,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_http import drop_database, setup_chairs, wait_until_up
-from report import ROOT, SERVER, MemorySampler, free_port, fresh_database, machine, now, postgres_group, write_section
+from report import (
+    ROOT,
+    MemorySampler,
+    django_setup,
+    free_port,
+    fresh_database,
+    machine,
+    now,
+    postgres_group,
+    write_section,
+)
 
 SEED = 13
 MUNICIPALITIES = 38
@@ -183,12 +193,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     load_start = os.getloadavg()
 
     fresh_database(args.database)
-    os.environ["DATABASE_URL"] = f"{SERVER}/{args.database}"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "tallyroom.settings"
-    os.environ.setdefault("TALLYROOM_SECRET_KEY", "bench-" + "x" * 50)
-    import django
-
-    django.setup()
+    django_setup(args.database)
     from django.conf import settings
     from django.core.management import call_command
     from django.db import connection

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import ROOT, SERVER, free_port, fresh_database, machine, now, write_section
+from report import ROOT, SERVER, django_setup, free_port, fresh_database, machine, now, write_section
 
 STATIC = "/static/tallyroom/site.css"
 SEED = 11
@@ -331,12 +331,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     load_start = os.getloadavg()
 
     fresh_database(args.database)
-    os.environ["DATABASE_URL"] = f"{SERVER}/{args.database}"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "tallyroom.settings"
-    os.environ.setdefault("TALLYROOM_SECRET_KEY", "bench-" + "x" * 50)
-    import django
-
-    django.setup()
+    django_setup(args.database)
     from django.core.management import call_command
     from django.db import connection
 

@@ -18,7 +18,6 @@ import argparse
 import contextlib
 import gzip
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import SERVER, MemorySampler, fresh_database, machine, now, postgres_group, write_section
+from report import MemorySampler, django_setup, fresh_database, machine, now, postgres_group, write_section
 
 MIB = 1024 * 1024
 
@@ -41,14 +40,6 @@ def national_group(pid: int, me: int, cmd: str) -> str | None:
     if "multiprocessing" in cmd or "bench_national.py" in cmd:
         return "publish renderer (each)"
     return postgres_group(cmd)
-
-
-def django_setup(database: str) -> None:
-    os.environ["DATABASE_URL"] = f"{SERVER}/{database}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tallyroom.settings")
-    import django
-
-    django.setup()
 
 
 def worker(path: Path, database: str, batch: int) -> None:

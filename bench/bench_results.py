@@ -12,13 +12,12 @@ fastest way into PostgreSQL).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import SERVER, fresh_database, machine, now, write_section
+from report import django_setup, fresh_database, machine, now, write_section
 
 
 def main() -> None:  # noqa: PLR0915 - one linear script
@@ -31,11 +30,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     args = parser.parse_args()
 
     fresh_database(args.database)
-    os.environ["DATABASE_URL"] = f"{SERVER}/{args.database}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tallyroom.settings")
-    import django
-
-    django.setup()
+    django_setup(args.database)
     from django.core.management import call_command
     from django.db import connection
 

@@ -26,6 +26,16 @@ def fresh_database(name: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def django_setup(database: str) -> None:
+    """Point Django at a benchmark's own database on SERVER and set it up."""
+    os.environ["DATABASE_URL"] = f"{SERVER}/{database}"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "tallyroom.settings"
+    os.environ.setdefault("TALLYROOM_SECRET_KEY", "bench-" + "x" * 50)
+    import django
+
+    django.setup()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
