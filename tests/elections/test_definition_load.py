@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from tallyroom.elections.definition import DefinitionError, validate
 from tallyroom.elections.models import Candidate, Contest, Election, Municipality, PollingStation
@@ -199,3 +200,20 @@ def test_gzip_definitions_load(tmp_path: Path) -> None:
     path.write_bytes(gzip.compress(SMALL.read_bytes()))
     assert run_load(str(path))[0] == 0
     assert Election.objects.filter(code="test-2025").exists()
+
+
+@pytest.mark.django_db
+def test_the_stored_definition_is_read_only_when_asked_for() -> None:
+    """Megabytes at national scale: neither a lookup nor a related access (`municipality.election`)
+    fetches it; touching `.definition` does."""
+    assert run_load(str(SMALL))[0] == 0
+    municipality = Municipality.objects.get(code="01")
+    with CaptureQueriesContext(connection) as queries:
+        election = municipality.election
+        assert election.code == "test-2025"
+        assert Election.objects.get(code="test-2025").timezone == "Europe/Belgrade"
+    assert len(queries) == 2
+    assert all("definition" not in q["sql"].replace("definition_sha256", "") for q in queries.captured_queries)
+    with CaptureQueriesContext(connection) as queries:
+        assert election.definition["code"] == "test-2025"
+    assert len(queries) == 1 and '"definition"' in queries.captured_queries[0]["sql"]

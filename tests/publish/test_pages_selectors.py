@@ -49,6 +49,22 @@ def test_standings_equal_the_results_station_statuses(counted: Counted) -> None:
     assert loaded.table[north_mayor.pk][station("3801A/01R").pk].status == "annulled-repeat-pending"
 
 
+def test_the_database_counts_what_the_standings_table_counts(counted: Counted) -> None:
+    """The election-wide pages count in SQL; the municipality pages count their table: the same numbers."""
+    election = counted.election
+    loaded = selectors._election_load(election)
+    by_table = st.counts_of(loaded.contests, loaded.table)
+    by_sql = st.counts_load(election, loaded.contests)
+    assert by_sql == by_table
+    assert sum(by_sql.contests.values()) > 0 and sum(by_sql.rounds.values()) > 0
+    # the repeat vote's form counts for the contest it repeats, in that contest's round
+    north = Contest.objects.get(municipality__code="38", kind="assembly", round__code="R1")
+    assert by_sql.contests[north.pk] == sum(1 for s in loaded.table[north.pk].values() if s.counted)
+    assert st.progress_of(loaded.contests, by_sql, loaded.certified) == st.progress_by_round(
+        loaded.contests, loaded.table, loaded.certified
+    )
+
+
 def test_the_overview_decides_every_mayoral_race_as_contest_results_does(counted: Counted) -> None:
     page = selectors.election_overview(counted.election)
     assert [m.code for m in page.municipalities] == ["01", "38"]

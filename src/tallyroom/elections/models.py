@@ -40,6 +40,7 @@ class Election(models.Model):
 
     class Meta:
         ordering = ["code"]
+        base_manager_name = "objects"  # `municipality.election` and the like defer the definition too
         verbose_name = _("election")
         verbose_name_plural = _("elections")
         constraints = [

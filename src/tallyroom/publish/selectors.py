@@ -121,7 +121,7 @@ class MayorRace:
 def _mayor_races(
     election: Election,
     contests: dict[int, st.ContestRef],
-    table: dict[int, dict[int, st.Standing]],
+    counts: st.Counts,
     certified: dict[int, dt.datetime],
 ) -> dict[int, MayorRace]:
     """Every mayoral race of the election (first rounds and runoffs) by contest id, as `contest_results`
@@ -164,7 +164,7 @@ def _mayor_races(
             for code, n in by_entity.items()
         ]
         race = MayorRace(c, "", sorted(rows, key=lambda r: -r.votes), None, None, [], st.Progress(), None)
-        race.progress = st.contest_progress(pk, table, certified)
+        race.progress = st.contest_progress_of(c, counts, certified)
         race.certified_at = certified.get(pk)
         if by_entity:
             candidate = {r.entity: r.candidate for r in rows}
@@ -241,15 +241,29 @@ def _election_load(election: Election, municipality_id: int | None = None) -> _E
     return _Election(contests, stations, table, certified, decisions)
 
 
+@dataclass
+class _Counted:
+    """What the election-wide pages need: counts, never a row per station."""
+
+    contests: dict[int, st.ContestRef]
+    counts: st.Counts
+    certified: dict[int, dt.datetime]
+
+
+def _counted_load(election: Election) -> _Counted:
+    contests = st.contests_load(round__election=election)
+    return _Counted(contests, st.counts_load(election, contests), st.certified_load(contests))
+
+
 def election_progress(election: Election) -> list[tuple[st.RoundInfo, st.Progress]]:
-    loaded = _election_load(election)
-    return st.progress_by_round(loaded.contests, loaded.table, loaded.certified)
+    loaded = _counted_load(election)
+    return st.progress_of(loaded.contests, loaded.counts, loaded.certified)
 
 
 def election_overview(election: Election) -> ElectionOverview:
-    loaded = _election_load(election)
+    loaded = _counted_load(election)
     rounds = rounds_of(election)
-    races = _mayor_races(election, loaded.contests, loaded.table, loaded.certified)
+    races = _mayor_races(election, loaded.contests, loaded.counts, loaded.certified)
     first_round = {
         c.municipality_id: races[pk]
         for pk, c in loaded.contests.items()
@@ -272,7 +286,7 @@ def election_overview(election: Election) -> ElectionOverview:
                 code=m.code,
                 name=m.name,
                 area=m.area,
-                stations=len(loaded.stations.get(m.pk, [])),
+                stations=loaded.counts.stations.get(m.pk, 0),
                 registered=registered.get(m.pk, 0),
                 mayor=first_round.get(m.pk),
                 turnout=days[0].latest if days else None,
@@ -282,11 +296,11 @@ def election_overview(election: Election) -> ElectionOverview:
     physical = stations.exclude(kind=PollingStation.Kind.CENTRAL).count()
     return ElectionOverview(
         election=election,
-        progress=st.progress_by_round(loaded.contests, loaded.table, loaded.certified),
+        progress=st.progress_of(loaded.contests, loaded.counts, loaded.certified),
         turnout=turnout.get(None, []),
         activity=activity(rounds, physical, election=election),
         municipalities=lines,
-        stations=sum(len(s) for s in loaded.stations.values()),
+        stations=sum(loaded.counts.stations.values()),
         registered=sum(registered.values()),
         updated=last_updated(),
     )

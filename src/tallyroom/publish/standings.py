@@ -13,10 +13,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.db import connections
+from django.db.models import Case, Count, F, Q, When
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from tallyroom.elections.models import Contest, Round, localized
+from tallyroom.elections.models import Contest, Election, PollingStation, Round, localized
 from tallyroom.results.models import Annulment, Certification, FormState, ResultForm
 
 STATUS_LABELS: dict[str, Promise] = {
@@ -216,29 +218,90 @@ def _settle(s: Standing, form: FormRow | None, held: bool, contests: dict[int, C
         s.status = "quarantined"
 
 
+@dataclass
+class Counts:
+    """How many stations count: what the "X of Y counted" lines need, without a row per station."""
+
+    stations: dict[int, int] = field(default_factory=dict)  # municipality id -> stations
+    contests: dict[int, int] = field(default_factory=dict)  # main contest id -> stations counting a form
+    rounds: dict[tuple[int, int], int] = field(default_factory=dict)  # (round, municipality) -> stations
+    # counted in every main contest of the round in the municipality
+
+
+def _round_groups(contests: dict[int, ContestRef]) -> dict[tuple[int, int], list[int]]:
+    """(round id, municipality id) -> the main contests of that round in that municipality."""
+    main = main_of(contests)
+    groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for pk, c in contests.items():
+        if main[pk] == pk:
+            groups[c.round.id, c.municipality_id].append(pk)
+    return groups
+
+
+def counts_of(contests: dict[int, ContestRef], table: dict[int, dict[int, Standing]]) -> Counts:
+    """The counts of a standings table (a municipality's pages have the table anyway)."""
+    out = Counts()
+    for pk, by_station in table.items():
+        if by_station:
+            out.stations[contests[pk].municipality_id] = len(by_station)
+        if n := sum(1 for s in by_station.values() if s.counted):
+            out.contests[pk] = n
+    for key, ids in _round_groups(contests).items():
+        stations = table[ids[0]].keys()
+        if n := sum(1 for sid in stations if all(table[pk][sid].counted for pk in ids)):
+            out.rounds[key] = n
+    return out
+
+
+def counts_load(election: Election, contests: dict[int, ContestRef]) -> Counts:
+    """`counts_of` a whole election's table, counted by the database: at a million stations the
+    table itself would take seconds and gigabytes to build."""
+    out = Counts()
+    stations = PollingStation.objects.filter(election=election).values("municipality_id").annotate(n=Count("pk"))
+    out.stations = dict(stations.values_list("municipality_id", "n"))
+    # A repeat vote's form counts for the contest it repeats, in that contest's round.
+    repeat = Q(contest__round__kind=Round.Kind.REPEAT, contest__parent__isnull=False)
+    main = Case(When(repeat, then=F("contest__parent_id")), default=F("contest_id"))
+    main_round = Case(When(repeat, then=F("contest__parent__round_id")), default=F("contest__round_id"))
+    forms = ResultForm.objects.filter(counted=True, contest__round__election=election)
+    by_contest = forms.values(main_contest=main).annotate(n=Count("station_id", distinct=True))
+    out.contests = {pk: n for pk, n in by_contest.values_list("main_contest", "n") if pk in contests}
+    per_station = forms.values("station_id", main_round=main_round, muni=F("contest__municipality_id")).annotate(
+        n=Count(main, distinct=True)
+    )
+    sql, params = per_station.values_list("main_round", "muni", "n").query.sql_with_params()
+    wanted = {key: len(ids) for key, ids in _round_groups(contests).items()}
+    with connections[per_station.db].cursor() as cursor:
+        cursor.execute(f"SELECT main_round, muni, n, COUNT(*) FROM ({sql}) s GROUP BY main_round, muni, n", params)  # noqa: S608 (the inner query is Django's, with its parameters)
+        for round_id, muni, n, stations_counted in cursor.fetchall():
+            if wanted.get((round_id, muni)) == n:
+                out.rounds[round_id, muni] = stations_counted
+    return out
+
+
 def progress_by_round(
     contests: dict[int, ContestRef],
     table: dict[int, dict[int, Standing]],
     certified: dict[int, dt.datetime],
 ) -> list[tuple[RoundInfo, Progress]]:
+    return progress_of(contests, counts_of(contests, table), certified)
+
+
+def progress_of(
+    contests: dict[int, ContestRef], counts: Counts, certified: dict[int, dt.datetime]
+) -> list[tuple[RoundInfo, Progress]]:
     """Per round (repeat votes folded into the round they repeat): a station is counted once every
     contest of the round in its municipality counts a form of it."""
     rounds: dict[int, RoundInfo] = {}
-    by_round: dict[int, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))  # round -> muni -> contests
-    for pk in table:
-        c = contests[pk]
-        rounds[c.round.id] = c.round
-        by_round[c.round.id][c.municipality_id].append(pk)
-    out = []
-    for round_id, munis in by_round.items():
-        p = Progress()
-        for contest_ids in munis.values():
-            p.contests += len(contest_ids)
-            p.certified += sum(1 for pk in contest_ids if pk in certified)
-            stations = table[contest_ids[0]].keys()
-            p.total += len(stations)
-            p.counted += sum(1 for sid in stations if all(table[pk][sid].counted for pk in contest_ids))
-        out.append((rounds[round_id], p))
+    by_round: dict[int, Progress] = defaultdict(Progress)
+    for (round_id, muni), ids in _round_groups(contests).items():
+        rounds[round_id] = contests[ids[0]].round
+        p = by_round[round_id]
+        p.contests += len(ids)
+        p.certified += sum(1 for pk in ids if pk in certified)
+        p.total += counts.stations.get(muni, 0)
+        p.counted += counts.rounds.get((round_id, muni), 0)
+    out = [(rounds[round_id], p) for round_id, p in by_round.items()]
     out.sort(key=lambda item: (item[0].date, item[0].code))
     return out
 
@@ -252,4 +315,13 @@ def contest_progress(
         total=len(by_station),
         contests=1,
         certified=1 if contest_id in certified else 0,
+    )
+
+
+def contest_progress_of(c: ContestRef, counts: Counts, certified: dict[int, dt.datetime]) -> Progress:
+    return Progress(
+        counted=counts.contests.get(c.id, 0),
+        total=counts.stations.get(c.municipality_id, 0),
+        contests=1,
+        certified=1 if c.id in certified else 0,
     )
