@@ -22,6 +22,7 @@ from tallyroom import __version__
 from tallyroom.audit.models import GENESIS, AuditEntry
 from tallyroom.elections.models import Contest, Election, Municipality
 from tallyroom.publish.changes import PRIVATE
+from tallyroom.publish.memo import contest_results
 from tallyroom.publish.opendata_frames import (
     ContestFrame,
     MunicipalityFrame,
@@ -32,7 +33,6 @@ from tallyroom.publish.opendata_frames import (
     municipality_preferences,
     municipality_votes,
 )
-from tallyroom.results.selectors import contest_results
 
 FORMAT_VERSION = "tallyroom-open-data/1"
 
@@ -302,11 +302,10 @@ def _municipality_json(frame: MunicipalityFrame) -> dict[str, Any]:
     prefs = municipality_preferences(frame)
     contests = []
     for contest in frame.contests:
-        summary = contest_results(contest.contest)
         choices = [(ch.entity.code, ch.entity.id) for ch in contest.choices]
         listed = [(lc.id, lc.entity.code, str(lc.position)) for lc in contest.list_candidates]
-        summary["station_results"] = [_station_json(r, choices, listed, votes, prefs) for r in contest.stations]
-        contests.append(summary)
+        stations = [_station_json(r, choices, listed, votes, prefs) for r in contest.stations]
+        contests.append({**contest_results(contest.contest), "station_results": stations})  # a copy: memoised
     return {
         "code": muni.code,
         "cec_id": muni.cec_id,

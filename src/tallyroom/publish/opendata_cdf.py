@@ -23,6 +23,7 @@ from django.conf import settings
 
 from tallyroom import __version__
 from tallyroom.elections.models import Contest, Election, Municipality, PollingStation, Round
+from tallyroom.publish.memo import contest_results
 from tallyroom.publish.opendata import DataVersion, utc_text
 from tallyroom.publish.opendata_frames import (
     ContestFrame,
@@ -34,7 +35,6 @@ from tallyroom.publish.opendata_frames import (
     municipality_preferences,
     municipality_votes,
 )
-from tallyroom.results.selectors import contest_results
 
 T = "ElectionResults."
 TOP = "gp-election"

@@ -31,12 +31,12 @@ from tallyroom.elections.models import (
 from tallyroom.publish import standings as st
 from tallyroom.publish.changes import PRIVATE
 from tallyroom.publish.charts import colour_map
+from tallyroom.publish.memo import contest_results
 from tallyroom.publish.models import MunicipalityChange
 from tallyroom.publish.slugs import station_slug
 from tallyroom.publish.station_reads import StationPage, incidents_of, station_pages_build
 from tallyroom.publish.turnout_reads import Activity, TurnoutDay, TurnoutPoint, activity, rounds_of, turnout_days
 from tallyroom.results.models import ContestTally, TallyVote
-from tallyroom.results.selectors import contest_results
 from tallyroom.rules.mayor import decide_first_round, decide_runoff
 
 

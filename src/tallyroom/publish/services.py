@@ -76,7 +76,9 @@ def snapshot_publish(
         stale = None if previous is None or changes.everything or force else _stale(changes)
         folder = _fresh(root, f"{timezone_now():%Y%m%dT%H%M%SZ}-{head:09d}")
         tmp = root / f".{folder.name}.partial"
-        written = snapshot_write(tmp, previous=previous, stale=stale, national=national, lagging=newer)
+        written = snapshot_write(
+            tmp, previous=previous, stale=stale, national=national, lagging=newer, previous_manifest=manifest or None
+        )
         tmp.rename(folder)
         written = _moved(written, folder)
         publication_record(written, actor=actor)
