@@ -22,6 +22,7 @@ import json
 import math
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -259,6 +260,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=60)
         log.close()
+        shutil.rmtree(data_dir, ignore_errors=True)  # gigabytes of snapshots: every one is kept
     load_end = os.getloadavg()
 
     from tallyroom.publish.models import Publication
@@ -296,7 +298,9 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         f"- Date: {now()}\n- Machine: {machine()}\n"
         f"- Load average at the start {' '.join(f'{x:.2f}' for x in load_start)}, at the end "
         f"{' '.join(f'{x:.2f}' for x in load_end)}. Server, publisher, database and load generator share the "
-        "machine.\n"
+        "machine. Snapshots go to the local disk (ext4 on a VM, every page a folder): the figures move with "
+        "the disk's background work. Runs started while the disk was still discarding earlier runs' deleted "
+        "snapshots (gigabytes) measured up to several times slower; this one started with the disk idle.\n"
         f"- Election: {args.stations:,} simulated stations in {MUNICIPALITIES} municipalities (seed {SEED}), "
         "three languages.\n"
         f"- Server: `tallyroom serve --workers 2 --threads 4` with its live publisher (debounce "

@@ -176,6 +176,9 @@ TALLYROOM_SNAPSHOT_MAX_STATIONS = int(os.environ.get("TALLYROOM_SNAPSHOT_MAX_STA
 TALLYROOM_PUBLISH_DEBOUNCE = float(os.environ.get("TALLYROOM_PUBLISH_DEBOUNCE", "0.2"))
 # The election-wide data files (tens of MB) are refreshed at most this often by the live publisher.
 TALLYROOM_PUBLISH_NATIONAL_EVERY = float(os.environ.get("TALLYROOM_PUBLISH_NATIONAL_EVERY", "30"))
+# Processes that fill a snapshot when many municipalities changed at once (PostgreSQL only; more than
+# 1 pays only with cores to spare: on 2 cores shared with the ingest it measured no better).
+TALLYROOM_PUBLISH_WORKERS = int(os.environ.get("TALLYROOM_PUBLISH_WORKERS", "1"))
 TALLYROOM_SNAPSHOTS_KEEP = int(os.environ.get("TALLYROOM_SNAPSHOTS_KEEP", "0"))  # 0: keep every snapshot
 
 # Access (docs/security.md). TALLYROOM_SECURE=1 behind TLS: secure cookies, HSTS, HTTPS redirect. Off by

@@ -243,3 +243,34 @@ def test_rendering_in_several_processes_writes_the_same_files(small_election: An
     # The same bytes, apart from what states the chain position (the second publication is an entry).
     differ = {name for name in one if one[name] != two[name]}
     assert all(name.endswith(".json") for name in differ), sorted(differ)[:5]
+
+
+@pytest.mark.django_db(transaction=True)  # forked renderers read on their own connections
+def test_an_incremental_snapshot_filled_by_several_processes_is_the_same(
+    small_election: Any, root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import connection
+
+    from tallyroom.elections.models import PollingStation
+    from tallyroom.publish import snapshot
+
+    if connection.vendor != "postgresql":
+        pytest.skip("forked renderers need a database server")
+    count_form("0101C/01R", "mayor", {"BLUE": 300, "IND-ARBEN": 200})
+    first = snapshot.snapshot_write(tmp_path / "first")
+    count_form("0101C/01R", "assembly", {"BLUE": 300, "GREEN": 200})
+    count_form("3801A/01R", "mayor", {"CIV": 400, "BLUE": 100}, registered=701)
+    changed = PollingStation.objects.filter(code__in=["0101C/01R", "3801A/01R"])
+    stale = snapshot.Stale(
+        frozenset(changed.values_list("municipality_id", flat=True)), frozenset(changed.values_list("pk", flat=True))
+    )
+    monkeypatch.setattr(snapshot, "PARALLEL_FROM", 1)  # two municipalities are enough here
+    args: dict[str, Any] = {"previous": first.folder, "stale": stale, "national": False}
+    one = snapshot.snapshot_write(tmp_path / "one", workers=1, **args)
+    two = snapshot.snapshot_write(tmp_path / "two", workers=2, **args)
+    files_one = json.loads((one.folder / MANIFEST).read_bytes())["files"]
+    files_two = json.loads((two.folder / MANIFEST).read_bytes())["files"]
+    assert files_one == files_two
+    assert (one.rendered, one.spliced, one.reused) == (two.rendered, two.spliced, two.reused)
+    assert two.rendered > 0 and two.reused > two.rendered
+    assert two.national_data_seq == one.national_data_seq == first.audit_seq  # the lagging files, reused

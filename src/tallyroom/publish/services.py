@@ -53,7 +53,12 @@ def _exclusive(root: Path, name: str = ".lock") -> Iterator[None]:
 
 
 def snapshot_publish(
-    root: Path | None = None, *, force: bool = False, national: bool = True, actor: str = "system"
+    root: Path | None = None,
+    *,
+    force: bool = False,
+    national: bool = True,
+    actor: str = "system",
+    workers: int | None = None,
 ) -> Written | None:
     """Publish a new snapshot under `root` if anything public changed since the current one; reuse
     the pages of municipalities and stations that did not change. `national=False` also reuses the large
@@ -77,7 +82,13 @@ def snapshot_publish(
         folder = _fresh(root, f"{timezone_now():%Y%m%dT%H%M%SZ}-{head:09d}")
         tmp = root / f".{folder.name}.partial"
         written = snapshot_write(
-            tmp, previous=previous, stale=stale, national=national, lagging=newer, previous_manifest=manifest or None
+            tmp,
+            previous=previous,
+            stale=stale,
+            national=national,
+            lagging=newer,
+            previous_manifest=manifest or None,
+            workers=settings.TALLYROOM_PUBLISH_WORKERS if workers is None else workers,
         )
         tmp.rename(folder)
         written = _moved(written, folder)

@@ -390,33 +390,86 @@ class _Writer:
             self.write(name, data, "spliced")
 
 
-def _render_chunk(out: Path, items: list[Item]) -> tuple[dict[str, dict[str, object]], dict[str, int]]:
-    writer = _Writer(out, None, None, items)
-    with results_memo():
-        for item in items:
-            name = file_name(item.path)
-            writer.place(name)
-            writer.page(item, name)
-    connections.close_all()
-    return writer.files, writer.counts
+@dataclass(frozen=True)
+class _Plan:
+    """What every process filling a snapshot needs to know."""
+
+    out: Path
+    previous: Path | None
+    stale: Stale | None
+    old_files: dict[str, dict[str, object]]
+    old_national_seq: int | None  # the previous snapshot's, if it says
+    national: bool  # render the lagging files afresh
+    lagging: Path | None  # or take them from this newer set
+    fresh_set: tuple[int, dict[str, dict[str, object]]] | None
+    seq: int
 
 
-def _render_parallel(out: Path, items: list[Item], workers: int) -> tuple[dict[str, dict[str, object]], dict[str, int]]:
-    """Every item rendered afresh by forked processes; a municipality's pages stay in one process
-    (its station pages are rendered together), the election-wide ones are dealt out in turn."""
+Filled = tuple[dict[str, dict[str, object]], dict[str, int], int]  # files, counts, national data seq
+
+# An incremental snapshot is filled by several processes only from this many stale municipalities on:
+# below, forking and connecting cost more than they save.
+PARALLEL_FROM = 4
+
+
+def _fill(plan: _Plan, items: list[Item]) -> Filled:
+    """Write `items` into the snapshot: rendered, linked from the previous snapshot or lagging set,
+    or spliced. A municipality's items must all be in one call (its station pages go together)."""
+    writer = _Writer(plan.out, plan.previous, plan.stale, items, plan.old_files)
+    names = [file_name(item.path) for item in items]
+    writer.make_folders(names)
+    national_seq = plan.seq
+    try:
+        with results_memo():
+            for item, name in zip(items, names, strict=True):
+                writer.place(name)
+                if item.national and not plan.national:
+                    fresh = plan.fresh_set
+                    if fresh is not None and plan.lagging is not None and writer.link(plan.lagging, name, fresh[1]):
+                        national_seq = min(national_seq, fresh[0])
+                        continue
+                    if plan.old_national_seq is not None and writer.reuse(name):
+                        national_seq = min(national_seq, plan.old_national_seq)
+                        continue
+                if item.national:  # afresh, all of them: a data file states the chain position it was cut at
+                    writer.write(name, render(item.path), "rendered")
+                    continue
+                writer.page(item, name)
+    finally:
+        writer.done()
+    return writer.files, writer.counts, national_seq
+
+
+def _fill_forked(plan: _Plan, items: list[Item]) -> Filled:
+    try:
+        return _fill(plan, items)
+    finally:
+        connections.close_all()
+
+
+def _fill_parallel(plan: _Plan, items: list[Item], workers: int) -> Filled:
+    """`_fill` in forked processes. A municipality's items stay in one process; the municipalities
+    that render (all of them from scratch, else the stale ones) are dealt out in turn, and so is the
+    rest (links, mostly)."""
     chunks: list[list[Item]] = [[] for _ in range(workers)]
-    for i, item in enumerate(items):
-        chunks[(item.municipality_id if item.municipality_id is not None else i) % workers].append(item)
+    municipalities = sorted({i.municipality_id for i in items if i.municipality_id is not None})
+    rendering = municipalities if plan.stale is None else [m for m in municipalities if m in plan.stale.municipalities]
+    turn = {m: n % workers for n, m in enumerate(rendering)}
+    for n, item in enumerate(items):
+        muni = item.municipality_id
+        chunks[turn.get(muni, muni) % workers if muni is not None else n % workers].append(item)
     connections.close_all()  # a forked child must not share the parent's connection
     with multiprocessing.get_context("fork").Pool(workers) as pool:
-        results = pool.starmap(_render_chunk, [(out, chunk) for chunk in chunks])
+        results = pool.starmap(_fill_forked, [(plan, chunk) for chunk in chunks])
     files: dict[str, dict[str, object]] = {}
     counts = {"rendered": 0, "reused": 0, "spliced": 0}
-    for chunk_files, chunk_counts in results:
+    national_seq = plan.seq
+    for chunk_files, chunk_counts, chunk_seq in results:
         files.update(chunk_files)
+        national_seq = min(national_seq, chunk_seq)
         for k, v in chunk_counts.items():
             counts[k] += v
-    return files, counts
+    return files, counts, national_seq
 
 
 def snapshot_write(
@@ -433,9 +486,10 @@ def snapshot_write(
     """Write a complete snapshot into `out` (which must not exist yet). With `previous`, what `stale`
     does not name is hard-linked from it instead of rendered (a set names whole municipalities), and
     so are the lagging files (see `lagging_write`) unless `national` asks for them afresh; `lagging`
-    is a newer set of them to take instead. A snapshot from scratch can be rendered by `workers`
-    processes (PostgreSQL only: each reads on its own connection). `previous_manifest` is the
-    previous snapshot's manifest if the caller has read it already."""
+    is a newer set of them to take instead. A snapshot from scratch, or one that renders at least
+    `PARALLEL_FROM` municipalities, is filled by `workers` processes (PostgreSQL only: each reads on
+    its own connection). `previous_manifest` is the previous snapshot's manifest if the caller has
+    read it already."""
     started = time.perf_counter()
     key = key or signing.private_key_load()
     seq, head_hash = chain_head()  # cut first: anything later shows in the next snapshot
@@ -443,34 +497,29 @@ def snapshot_write(
     if previous is not None and previous_manifest is None:
         previous_manifest = manifest_read(previous)
     old_manifest = previous_manifest or {}
-    old_files = old_manifest.get("files")
-    national_seq = seq
     out.mkdir(parents=True)
     items = site_items()
-    plan = Stale.of(stale) if stale is not None and previous is not None else None
-    writer = _Writer(out, previous, plan, items, old_files if isinstance(old_files, dict) else {})
-    fresh_set = lagging_read(lagging) if lagging is not None else None
-    if workers > 1 and previous is None:
-        writer.files, writer.counts = _render_parallel(out, items, workers)
-        items = []
-    names = [file_name(item.path) for item in items]
-    writer.make_folders(names)
-    with results_memo():
-        for item, name in zip(items, names, strict=True):
-            writer.place(name)
-            if item.national and not national:
-                if fresh_set is not None and lagging is not None and writer.link(lagging, name, fresh_set[1]):
-                    national_seq = min(national_seq, fresh_set[0])
-                    continue
-                if "national_data_seq" in old_manifest and writer.reuse(name):
-                    national_seq = min(national_seq, int(str(old_manifest["national_data_seq"])))
-                    continue
-            if item.national:  # afresh, all of them: a data file states the chain position it was cut at
-                writer.write(name, render(item.path), "rendered")
-                continue
-            writer.page(item, name)
-    writer.done()
-    files = writer.files
+    stale_plan = Stale.of(stale) if stale is not None and previous is not None else None
+    old_files = old_manifest.get("files")
+    old_national = old_manifest.get("national_data_seq")
+    plan = _Plan(
+        out=out,
+        previous=previous,
+        stale=stale_plan,
+        old_files=old_files if isinstance(old_files, dict) else {},
+        old_national_seq=int(str(old_national)) if old_national is not None else None,
+        national=national,
+        lagging=lagging,
+        fresh_set=lagging_read(lagging) if lagging is not None else None,
+        seq=seq,
+    )
+    many = stale_plan is None or len(stale_plan.municipalities) >= PARALLEL_FROM
+    db = connections["default"]
+    # Forked processes read on their own connections: they would not see a transaction still open here.
+    if workers > 1 and many and db.vendor == "postgresql" and not db.in_atomic_block:
+        files, counts, national_seq = _fill_parallel(plan, items, workers)
+    else:
+        files, counts, national_seq = _fill(plan, items)
     for url, source in static_files():
         name = file_name(url)
         (out / name).parent.mkdir(parents=True, exist_ok=True)
@@ -496,15 +545,15 @@ def snapshot_write(
         folder=out,
         files=len(files),
         size=sum(int(str(f["size"])) for f in files.values()),
-        rendered=writer.counts["rendered"],
-        reused=writer.counts["reused"],
+        rendered=counts["rendered"],
+        reused=counts["reused"],
         seconds=time.perf_counter() - started,
         manifest_sha256=hashlib.sha256(blob).hexdigest(),
         audit_seq=seq,
         audit_hash=head_hash,
         created_at=created_at,
         national_data_seq=national_seq,
-        spliced=writer.counts["spliced"],
+        spliced=counts["spliced"],
     )
 
 
