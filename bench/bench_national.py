@@ -35,7 +35,7 @@ MIB = 1024 * 1024
 def national_group(pid: int, me: int, cmd: str) -> str | None:
     if pid == me:
         return "bench (simulate, load, tabulate, publish)"
-    if "bench_national.py" in cmd and "--worker" in cmd:
+    if "bench_national.py" in cmd and "--worker" in cmd.split():  # not the bench's own "--workers"
         return "ingest worker (each)"
     if "multiprocessing" in cmd or "bench_national.py" in cmd:
         return "publish renderer (each)"
