@@ -304,12 +304,12 @@ class _Writer:
         previous: Path | None,
         stale: Stale | None,
         items: list[Item],
-        old: dict[str, dict[str, object]] | None = None,
+        old: dict[str, dict[str, object]],  # the previous snapshot's files, as its manifest lists them
     ) -> None:
         self.out, self.previous, self.stale = out, previous, stale
         self.made: set[str] = set()
         self.helper: threading.Thread | None = None
-        self.old = old if old is not None else _manifest_files(previous) if previous else {}
+        self.old = old
         self.files: dict[str, dict[str, object]] = {}
         self.counts = {"rendered": 0, "reused": 0, "spliced": 0}
         self.by_key: dict[tuple[str, str, int], list[Item]] = {}
@@ -610,11 +610,6 @@ def lagging_read(folder: Path) -> tuple[int, dict[str, dict[str, object]]]:
 
 def _entry(data: bytes) -> dict[str, object]:
     return {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
-
-
-def _manifest_files(folder: Path) -> dict[str, dict[str, object]]:
-    files = manifest_read(folder)["files"]
-    return files if isinstance(files, dict) else {}
 
 
 def manifest_read(folder: Path) -> dict[str, object]:
