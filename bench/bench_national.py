@@ -48,7 +48,7 @@ def worker(path: Path, database: str, batch: int) -> None:
     from tallyroom.elections.models import Election
     from tallyroom.results.bulk import BulkItem, result_forms_submit_bulk
 
-    election = Election.objects.defer("definition").get(code="sim")
+    election = Election.objects.defer("definition_packed").get(code="sim")
     statuses: Counter[str] = Counter()
     items: list[BulkItem] = []
 
@@ -183,11 +183,11 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     with timed("recompute", times):
         diffs = tally_recompute()
     assert diffs == [], diffs[:5]
-    election = Election.objects.defer("definition").get(code="sim")
+    election = Election.objects.defer("definition_packed").get(code="sim")
     contests = list(
         election.rounds.get(code="r1")
         .contests.select_related("round__election", "municipality")
-        .defer("round__election__definition")
+        .defer("round__election__definition_packed")
     )
     with timed("tabulate", times):
         for contest in contests:

@@ -86,7 +86,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     contests = list(
         election.rounds.get(code="r1")
         .contests.select_related("round__election", "municipality")
-        .defer("round__election__definition")
+        .defer("round__election__definition_packed")
     )
     t = time.perf_counter()
     for contest in contests:

@@ -216,4 +216,4 @@ def test_the_stored_definition_is_read_only_when_asked_for() -> None:
     assert all("definition" not in q["sql"].replace("definition_sha256", "") for q in queries.captured_queries)
     with CaptureQueriesContext(connection) as queries:
         assert election.definition["code"] == "test-2025"
-    assert len(queries) == 1 and '"definition"' in queries.captured_queries[0]["sql"]
+    assert len(queries) == 1 and '"definition_packed"' in queries.captured_queries[0]["sql"]

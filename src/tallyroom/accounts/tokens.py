@@ -36,7 +36,7 @@ def device_token_find(token: str) -> DeviceToken | None:
         return None
     return (
         DeviceToken.objects.select_related("user", "station__election", "station__municipality", "round")
-        .defer("station__election__definition")
+        .defer("station__election__definition_packed")
         .filter(token_sha256=token_sha256(token))
         .first()
     )

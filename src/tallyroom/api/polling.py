@@ -623,7 +623,7 @@ def get_station_day(request: HttpRequest, code: str, election: str | None = None
         "turnout": [_turnout_out(r, elec) for r in selectors.station_turnout(station, round_)],
         "incidents": [
             _incident_out(i, viewer)
-            for i in visible.select_related("election", "round", "municipality").defer("election__definition")
+            for i in visible.select_related("election", "round", "municipality").defer("election__definition_packed")
         ],
         "reporting_times": config.slots(elec),
     }
@@ -719,7 +719,7 @@ def list_incidents(
     qs = (
         selectors.incidents_visible(viewer, elec)
         .select_related("election", "round", "station", "municipality")
-        .defer("election__definition")
+        .defer("election__definition_packed")
     )
     if round:
         qs = qs.filter(round__code=round)
@@ -878,7 +878,7 @@ def public_incidents(request: HttpRequest, code: str, station: str | None = None
     qs = (
         selectors.public_incidents(elec)
         .select_related("election", "round", "station", "municipality")
-        .defer("election__definition")
+        .defer("election__definition_packed")
     )
     if station:
         qs = qs.filter(station__code=station)
@@ -988,7 +988,9 @@ def post_observer(request: HttpRequest, code: str, payload: ApplyIn) -> Any:
 
 
 def _observer_act(request: HttpRequest, observer_id: int, act: Callable[..., Observer]) -> Any:
-    observer = Observer.objects.select_related("election").defer("election__definition").filter(pk=observer_id).first()
+    observer = (
+        Observer.objects.select_related("election").defer("election__definition_packed").filter(pk=observer_id).first()
+    )
     if observer is None:
         raise ApiError(404, ErrorCode.NOT_FOUND, f"No observer #{observer_id}.", "path.observer_id")
     reporter = access.access_commission(request.auth, observer.election)  # type: ignore[attr-defined]
@@ -1035,7 +1037,9 @@ def revoke_observer(request: HttpRequest, observer_id: int, payload: ReasonIn) -
 )
 @domain
 def post_deployment(request: HttpRequest, observer_id: int, payload: DeploymentIn) -> Any:
-    observer = Observer.objects.select_related("election").defer("election__definition").filter(pk=observer_id).first()
+    observer = (
+        Observer.objects.select_related("election").defer("election__definition_packed").filter(pk=observer_id).first()
+    )
     if observer is None:
         raise ApiError(404, ErrorCode.NOT_FOUND, f"No observer #{observer_id}.", "path.observer_id")
     station = access.station_by_code(clock.election_of(observer), payload.station)
@@ -1064,7 +1068,7 @@ def post_deployment(request: HttpRequest, observer_id: int, payload: DeploymentI
 def post_withdrawal(request: HttpRequest, organisation_id: int, payload: WithdrawalIn) -> Any:
     org = (
         ObserverOrganisation.objects.select_related("election")
-        .defer("election__definition")
+        .defer("election__definition_packed")
         .filter(pk=organisation_id)
         .first()
     )
@@ -1179,7 +1183,7 @@ def post_device_token(request: HttpRequest, payload: TokenIn) -> Any:
 def revoke_device_token(request: HttpRequest, token_id: int) -> Any:
     row = (
         DeviceToken.objects.select_related("station__election", "user", "round")
-        .defer("station__election__definition")
+        .defer("station__election__definition_packed")
         .filter(pk=token_id)
         .first()
     )

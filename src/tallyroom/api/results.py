@@ -145,7 +145,7 @@ class AnnulmentIn(In):
 
 
 def _election(code: str | None, station: str | None = None) -> Election:
-    qs = Election.objects.defer("definition")
+    qs = Election.objects.defer("definition_packed")
     if code or station is None:
         found = qs.filter(code=code).first()
         if found is None:
@@ -168,7 +168,7 @@ def _contest(election: Election, station: PollingStation, kind: str, round_code:
         raise ApiError(422, ErrorCode.INVALID_INPUT, f"No round {round_code!r} in election {election.code}.", "round")
     contest = (
         Contest.objects.select_related("round__election", "municipality")
-        .defer("round__election__definition")
+        .defer("round__election__definition_packed")
         .filter(round=rnd, municipality_id=station.municipality_id, kind=kind)
         .first()
     )
@@ -216,7 +216,7 @@ def _form_out(outcome: services.FormOutcome) -> dict[str, Any]:
 def _form(form_id: int) -> ResultForm:
     form = (
         ResultForm.objects.select_related("station", "contest__round__election", "contest__municipality")
-        .defer("contest__round__election__definition")
+        .defer("contest__round__election__definition_packed")
         .filter(pk=form_id)
         .first()
     )
@@ -519,7 +519,11 @@ def certify(request: HttpRequest, contest_id: int) -> tuple[int, dict[str, Any]]
 
 @router.get("/results/{municipality_code}", summary="A municipality's results, every contest and round")
 def municipality_results(request: HttpRequest, municipality_code: str, election: str | None = None) -> dict[str, Any]:
-    munis = Municipality.objects.select_related("election").defer("election__definition").filter(code=municipality_code)
+    munis = (
+        Municipality.objects.select_related("election")
+        .defer("election__definition_packed")
+        .filter(code=municipality_code)
+    )
     if election:
         munis = munis.filter(election__code=election)
     found = list(munis[:2])
@@ -535,7 +539,7 @@ def municipality_results(request: HttpRequest, municipality_code: str, election:
         Contest.objects.filter(municipality=muni)
         .exclude(round__kind=Round.Kind.REPEAT)
         .select_related("round__election", "municipality")
-        .defer("round__election__definition")
+        .defer("round__election__definition_packed")
         .order_by("round__date", "kind")
     )
     return {

@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import Model
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 
 from tallyroom.elections.models import (
     Candidate,
@@ -51,8 +52,14 @@ class RoundInline(admin.TabularInline[Round, Election]):
 @admin.register(Election)
 class ElectionAdmin(ReadOnly):
     list_display = ("code", "name_en", "timezone", "polls_open", "polls_close")
-    readonly_fields = ("definition", "definition_sha256", "created_at", "updated_at")
+    readonly_fields = ("definition_size", "definition_sha256", "created_at", "updated_at")
+    exclude = ("definition_packed",)
     inlines = [RoundInline]
+
+    @admin.display(description=_("definition as loaded"))
+    def definition_size(self, obj: Election) -> str:
+        # Not shown whole: a national definition is ~100 MB of JSON. The rows below are its content.
+        return _("%(size)s bytes, compressed") % {"size": f"{len(obj.definition_packed):,}"}
 
 
 @admin.register(Municipality)

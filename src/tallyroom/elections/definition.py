@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import json
 import re
+import zlib
 import zoneinfo
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -86,11 +87,56 @@ def read_file(path: Path) -> Any:
 
 def canonical_sha256(doc: Any) -> str:
     """A digest of the content, independent of key order and white space."""
-    return hashlib.sha256(canonical_bytes(doc)).hexdigest()
+    digest = hashlib.sha256()
+    for chunk in canonical_chunks(doc):
+        digest.update(chunk)
+    return digest.hexdigest()
 
 
 def canonical_bytes(doc: Any) -> bytes:
     return json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def canonical_chunks(doc: Any) -> Iterator[bytes]:
+    """`canonical_bytes(doc)` in pieces, a municipality at a time: a national definition's text is
+    ~100 MB, which neither this process nor the database should hold whole."""
+    munis = doc.get("municipalities") if isinstance(doc, dict) else None
+    if not isinstance(munis, list) or not all(isinstance(k, str) for k in doc):
+        yield canonical_bytes(doc)
+        return
+    for i, key in enumerate(sorted(doc)):
+        head = ("{" if i == 0 else ",") + json.dumps(key, ensure_ascii=False) + ":"
+        if key != "municipalities":
+            yield head.encode("utf-8") + canonical_bytes(doc[key])
+            continue
+        yield (head + "[").encode("utf-8")
+        for j, muni in enumerate(munis):
+            yield (b"," if j else b"") + canonical_bytes(muni)
+        yield b"]"
+    yield b"}"
+
+
+@dataclass(frozen=True)
+class Packed:
+    """A definition as stored: its canonical JSON compressed, and that JSON's digest."""
+
+    data: bytes
+    sha256: str
+
+
+def definition_pack(doc: Any) -> Packed:
+    digest = hashlib.sha256()
+    packer = zlib.compressobj(6)
+    parts = []
+    for chunk in canonical_chunks(doc):
+        digest.update(chunk)
+        parts.append(packer.compress(chunk))
+    parts.append(packer.flush())
+    return Packed(b"".join(parts), digest.hexdigest())
+
+
+def definition_unpack(data: bytes | memoryview) -> Any:
+    return json.loads(zlib.decompress(data))
 
 
 def validate(doc: Any) -> list[Problem]:

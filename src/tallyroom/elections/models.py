@@ -6,17 +6,21 @@ loader matches rows by them, so reloading a definition never duplicates anything
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from tallyroom.elections.definition import definition_unpack
+
 
 class ElectionManager(models.Manager["Election"]):
     def get_queryset(self) -> models.QuerySet[Election]:
         # The definition as loaded is megabytes at national scale and almost never read: fetched
-        # only when `.definition` is touched.
-        return super().get_queryset().defer("definition")
+        # only when `.definition` is read.
+        return super().get_queryset().defer("definition_packed")
 
 
 class Election(models.Model):
@@ -31,7 +35,9 @@ class Election(models.Model):
     settings = models.JSONField(_("settings"), default=dict)
     estimates = models.JSONField(_("estimated figures"), default=list, blank=True)
     source = models.TextField(_("source"), blank=True)
-    definition = models.JSONField(_("definition as loaded"))
+    # The canonical JSON, zlib-compressed: a national definition is ~100 MB of text, ~10 MB packed,
+    # and a JSON column made the database server hold it several times over while storing it.
+    definition_packed = models.BinaryField(_("definition as loaded (compressed)"))
     definition_sha256 = models.CharField(_("definition SHA-256"), max_length=64)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -56,6 +62,11 @@ class Election(models.Model):
     @property
     def name(self) -> str:
         return localized(self, "name")
+
+    @property
+    def definition(self) -> Any:
+        """The definition as loaded: a new object on every read (callers may change it)."""
+        return definition_unpack(self.definition_packed)
 
 
 class Round(models.Model):

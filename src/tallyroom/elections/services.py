@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import itertools
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -15,8 +14,9 @@ from django.db.models import ProtectedError
 from tallyroom.audit.chain import SYSTEM, audit_append
 from tallyroom.elections.definition import (
     DefinitionError,
+    Packed,
     Problem,
-    canonical_sha256,
+    definition_pack,
     validate,
     with_defaults,
 )
@@ -60,11 +60,12 @@ def election_load(doc: Any, *, replace: bool = False, check_only: bool = False, 
         raise DefinitionError(problems)
     doc = with_defaults(doc)
     code = doc["code"]
-    digest = canonical_sha256(doc)
     existing = Election.objects.filter(code=code).first()
     if check_only:
         changes = list(describe_changes(existing.definition, doc)) if existing else []
         return LoadOutcome("valid", code, changes, _counts(doc))
+    packed = definition_pack(doc)
+    digest = packed.sha256
     if existing and existing.definition_sha256 == digest:
         return LoadOutcome("unchanged", code, [], _counts(doc))
     changes = list(describe_changes(existing.definition, doc)) if existing else []
@@ -73,7 +74,7 @@ def election_load(doc: Any, *, replace: bool = False, check_only: bool = False, 
     try:
         with transaction.atomic():
             election = existing or Election(code=code)
-            _apply(election, doc, digest)
+            _apply(election, doc, packed)
             audit_append(
                 "election.replaced" if existing else "election.loaded",
                 "election",
@@ -105,7 +106,7 @@ def _time(text: str) -> dt.time:
     return dt.time.fromisoformat(text)
 
 
-def _apply(election: Election, doc: dict[str, Any], digest: str) -> None:
+def _apply(election: Election, doc: dict[str, Any], packed: Packed) -> None:
     names = doc["name"]
     election.name_en = names["en"]
     election.name_sq = names.get("sq", "")
@@ -117,8 +118,8 @@ def _apply(election: Election, doc: dict[str, Any], digest: str) -> None:
     election.settings = doc["settings"]
     election.estimates = doc["estimates"]
     election.source = doc["source"]
-    election.definition = doc
-    election.definition_sha256 = digest
+    election.definition_packed = packed.data
+    election.definition_sha256 = packed.sha256
     election.save()
 
     sync = _Sync(election)
@@ -167,52 +168,60 @@ def _apply(election: Election, doc: dict[str, Any], digest: str) -> None:
             for m in munis_doc
         },
     )
-    centres = sync.rows(
+    centres = _sync_by_code(
+        sync,
         PollingCentre,
-        "code",
-        {c["code"]: {"municipality": munis[m["code"]], "name": c["name"]} for m in munis_doc for c in m["centres"]},
+        (
+            (c["code"], {"municipality_id": munis[m["code"]].pk, "name": c["name"]})
+            for m in munis_doc
+            for c in m["centres"]
+        ),
     )
-    _sync_stations(sync, election, munis_doc, munis, centres)
+    _sync_by_code(
+        sync,
+        PollingStation,
+        (
+            (
+                s["code"],
+                {
+                    "municipality_id": munis[m["code"]].pk,
+                    "centre_id": centres[s["centre"]],
+                    "registered_voters": s["registered"],
+                    "kind": s.get("kind", "regular"),
+                    "registered_estimated": s.get("registered_estimated", False),
+                },
+            )
+            for m in munis_doc
+            for s in m["stations"]
+        ),
+    )
+    del centres
     candidates = sync.rows(Candidate, _candidate_key, _wanted_candidates(munis_doc, munis, entities))
     first_round = next(rounds[r["code"]] for r in doc["rounds"] if r["kind"] == "first")
     _sync_first_round_contests(sync, first_round, munis_doc, munis, entities, candidates)
     sync.delete_leftovers()
 
 
-STATION_CHUNK = 10_000
+CHUNK = 10_000
 
 
-def _sync_stations(
-    sync: _Sync,
-    election: Election,
-    munis_doc: list[dict[str, Any]],
-    munis: dict[Hashable, Any],
-    centres: dict[Hashable, Any],
-) -> None:
-    """Stations a chunk at a time: a national list (a million stations) would otherwise hold every
-    row twice in memory. Matched by code, so a station may move between municipalities."""
-    pairs = ((m, s) for m in munis_doc for s in m["stations"])
-    seen: set[str] = set()
-    while chunk := list(itertools.islice(pairs, STATION_CHUNK)):
-        wanted: dict[Hashable, dict[str, Any]] = {
-            s["code"]: {
-                "municipality": munis[m["code"]],
-                "centre": centres[s["centre"]],
-                "registered_voters": s["registered"],
-                "kind": s.get("kind", "regular"),
-                "registered_estimated": s.get("registered_estimated", False),
-            }
-            for m, s in chunk
-        }
-        seen.update(str(code) for code in wanted)
-        scope = models.Q(election=election, code__in=list(wanted))
-        sync.rows(PollingStation, "code", wanted, scope=scope, related=("centre",), keep_extra=True)
-    gone = [
-        pk
-        for pk, code in PollingStation.objects.filter(election=election).values_list("pk", "code").iterator(10_000)
-        if code not in seen
-    ]
-    sync.leftovers(PollingStation, gone)
+def _sync_by_code(
+    sync: _Sync, model: type[PollingCentre | PollingStation], wanted: Iterator[tuple[str, dict[str, Any]]]
+) -> dict[str, int]:
+    """Centres and stations a chunk at a time, by code (so a station may move between municipalities);
+    their ids by code. A national list (a million stations, a quarter of a million centres) held as
+    model instances would take gigabytes."""
+    ids: dict[str, int] = {}
+    while True:
+        chunk: dict[Hashable, dict[str, Any]] = dict(itertools.islice(wanted, CHUNK))
+        if not chunk:
+            break
+        scope = models.Q(election=sync.election, code__in=list(chunk))
+        synced = sync.rows(model, "code", chunk, scope=scope, related=(), keep_extra=True)
+        ids.update((str(code), obj.pk) for code, obj in synced.items())
+    rows = model._default_manager.filter(election=sync.election).values_list("pk", "code").iterator(CHUNK)
+    sync.leftovers(model, [pk for pk, code in rows if code not in ids])
+    return ids
 
 
 def _candidate_key(obj: Candidate) -> Hashable:
@@ -327,13 +336,15 @@ class _Sync:
         wanted: dict[Hashable, dict[str, Any]],
         *,
         scope: models.Q | None = None,
-        related: Iterable[str] = (),
+        related: Iterable[str] | None = None,  # None: every foreign key but the election
         keep_extra: bool = False,
     ) -> dict[Hashable, Any]:
         keyfn: Callable[[Any], Hashable] = (lambda o: getattr(o, key)) if isinstance(key, str) else key
         qs = model._default_manager.filter(scope if scope is not None else models.Q(election=self.election))
-        rel = tuple(related) or tuple(
-            f.name for f in model._meta.get_fields() if f.many_to_one and f.name not in {"election"}
+        rel = (
+            tuple(related)
+            if related is not None
+            else tuple(f.name for f in model._meta.get_fields() if f.many_to_one and f.name not in {"election"})
         )
         existing = {keyfn(o): o for o in qs.select_related(*rel)} if rel else {keyfn(o): o for o in qs}
         has_election = any(f.name == "election" for f in model._meta.get_fields())
@@ -383,7 +394,7 @@ def election_load_stations(
     doc, merge_problems = _merge_station_rows(election.definition, rows)
     if problems or merge_problems:
         raise DefinitionError([*problems, *merge_problems])
-    changes = list(describe_changes(election.definition, doc))
+    changes = list(describe_changes(election.definition, doc))  # `.definition` is a fresh copy per read
     only_additions = all(line.endswith(": added") or ": added " in line for line in changes)
     if changes and not only_additions and not replace:
         raise ChangesNeedReplace(election_code, changes)
@@ -394,8 +405,8 @@ def election_load_stations(
     return outcome
 
 
-def _merge_station_rows(definition: dict[str, Any], rows: list[StationRow]) -> tuple[dict[str, Any], list[Problem]]:
-    doc = copy.deepcopy(definition)
+def _merge_station_rows(doc: dict[str, Any], rows: list[StationRow]) -> tuple[dict[str, Any], list[Problem]]:
+    """`doc` with the rows merged in (changed in place)."""
     munis = {m["code"]: m for m in doc["municipalities"]}
     centre_home = {c["code"]: m["code"] for m in doc["municipalities"] for c in m["centres"]}
     station_home = {s["code"]: (m["code"], s) for m in doc["municipalities"] for s in m["stations"]}

@@ -115,7 +115,7 @@ def device_valid(device: DeviceToken) -> bool:
 def station_by_code(election: Election, code: str) -> PollingStation:
     station = (
         PollingStation.objects.select_related("municipality", "election")
-        .defer("election__definition")
+        .defer("election__definition_packed")
         .filter(election=election, code=code)
         .first()
     )
@@ -219,7 +219,7 @@ def incident_visible_to(viewer: Viewer, incident: Incident) -> bool:
 def access_incident_for_view(principal: Principal, incident_id: int) -> tuple[Incident, Viewer]:
     incident = (
         Incident.objects.select_related("election", "station", "municipality", "round")
-        .defer("election__definition")
+        .defer("election__definition_packed")
         .filter(pk=incident_id)
         .first()
     )
@@ -262,7 +262,7 @@ def access_incident_for_photos(principal: Principal, incident_id: int) -> tuple[
 def access_turnout_for_review(principal: Principal, report_id: int) -> tuple[TurnoutReport, Reporter]:
     report = (
         TurnoutReport.objects.select_related("election", "station", "round")
-        .defer("election__definition")
+        .defer("election__definition_packed")
         .filter(pk=report_id)
         .first()
     )

@@ -20,8 +20,8 @@ from tallyroom.elections.models import Election, Round
 from tallyroom.polling.errors import Forbidden, InvalidInput
 
 CLOCK_DRIFT = dt.timedelta(minutes=5)
-# The definition as loaded is a megabyte of JSON: election day never needs it.
-HEAVY = ("definition",)
+# The definition as loaded is megabytes even compressed: election day never needs it.
+HEAVY = ("definition_packed",)
 
 
 def elections() -> QuerySet[Election]:

@@ -98,7 +98,7 @@ def _json_response(value: Any) -> HttpResponse:
 
 
 def _election(code: str) -> Election | None:
-    return Election.objects.defer("definition").filter(code=code).first()
+    return Election.objects.defer("definition_packed").filter(code=code).first()
 
 
 @_methods
@@ -108,7 +108,7 @@ def elections_index(request: HttpRequest) -> HttpResponse:
     etag = data_etag(version, "elections")
 
     def build() -> HttpResponse:
-        rows = Election.objects.defer("definition").order_by("code")
+        rows = Election.objects.defer("definition_packed").order_by("code")
         return _json_response(
             {
                 "format": FORMAT_VERSION,

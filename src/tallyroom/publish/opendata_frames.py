@@ -180,7 +180,7 @@ def municipality_frame(municipality: Municipality, entities: dict[int, Entity]) 
     contests = list(
         Contest.objects.filter(municipality=municipality)
         .select_related("round__election", "municipality")
-        .defer("round__election__definition")
+        .defer("round__election__definition_packed")
         .order_by("round__date", "round__code", "kind")
     )
     stations = [

@@ -31,7 +31,7 @@ from tallyroom.elections.models import (
 from tallyroom.publish import standings as st
 from tallyroom.publish.changes import PRIVATE
 from tallyroom.publish.charts import colour_map
-from tallyroom.publish.memo import contest_results
+from tallyroom.publish.memo import contest_results, remembered
 from tallyroom.publish.models import MunicipalityChange
 from tallyroom.publish.slugs import station_slug
 from tallyroom.publish.station_reads import StationPage, incidents_of, station_pages_build
@@ -41,7 +41,7 @@ from tallyroom.rules.mayor import decide_first_round, decide_runoff
 
 
 def election_get(code: str) -> Election | None:
-    return Election.objects.defer("definition").filter(code=code).first()
+    return Election.objects.defer("definition_packed").filter(code=code).first()
 
 
 def last_updated(municipality_id: int | None = None) -> dt.datetime | None:
@@ -229,6 +229,12 @@ class _Election:
 
 
 def _election_load(election: Election, municipality_id: int | None = None) -> _Election:
+    """The standings of a municipality's (else the election's) stations; read once per snapshot."""
+    key = ("election_load", election.pk, municipality_id)
+    return remembered(key, lambda: _election_read(election, municipality_id))
+
+
+def _election_read(election: Election, municipality_id: int | None) -> _Election:
     where: dict[str, Any] = {"municipality_id": municipality_id} if municipality_id else {"round__election": election}
     contests = st.contests_load(**where)
     stations: dict[int, list[int]] = defaultdict(list)
@@ -379,7 +385,9 @@ def municipality_page(election: Election, municipality: Municipality) -> Municip
     loaded = _election_load(election, municipality.pk)
     rounds = rounds_of(election)
     columns = sorted((c for c in loaded.contests.values() if not c.is_repeat), key=_page_order)
-    models = Contest.objects.select_related("round__election", "municipality").defer("round__election__definition")
+    models = Contest.objects.select_related("round__election", "municipality").defer(
+        "round__election__definition_packed"
+    )
     by_id = {c.pk: c for c in models.filter(pk__in=[c.id for c in columns])}
     runoff_rounds = {c.parent_id: c.round for c in columns if c.round.kind == Round.Kind.RUNOFF}
     fallback_runoff = next((r for r in rounds.values() if r.kind == Round.Kind.RUNOFF), None)
@@ -480,6 +488,6 @@ class HomePage:
 
 
 def home_page() -> HomePage:
-    elections = list(Election.objects.defer("definition").annotate(n=Count("municipalities")).order_by("code"))
+    elections = list(Election.objects.defer("definition_packed").annotate(n=Count("municipalities")).order_by("code"))
     links = [ElectionLink(e.code, e.name, e.n, election_progress(e)) for e in elections]
     return HomePage(links, elections[0].timezone if elections else "UTC", last_updated())

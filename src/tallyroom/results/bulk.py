@@ -126,7 +126,7 @@ def _contests(election: Election, stations: Any) -> dict[tuple[int, int, str], C
         for c in Contest.objects.filter(round__election=election, municipality_id__in=municipality_ids)
         .exclude(round__kind=Round.Kind.REPEAT)
         .select_related("round__election")
-        .defer("round__election__definition")
+        .defer("round__election__definition_packed")
     } | {
         # A repeat vote's stations report to the repeat contest of their round.
         (c.round_id, c.municipality_id, c.kind): c
@@ -134,7 +134,7 @@ def _contests(election: Election, stations: Any) -> dict[tuple[int, int, str], C
             round__election=election, municipality_id__in=municipality_ids, round__kind=Round.Kind.REPEAT
         )
         .select_related("round__election")
-        .defer("round__election__definition")
+        .defer("round__election__definition_packed")
     }
 
 

@@ -14,7 +14,7 @@ from tallyroom.rules.forensics.table import StationTable
 
 
 def station_table(election_code: str | None) -> StationTable:
-    elections = Election.objects.defer("definition")
+    elections = Election.objects.defer("definition_packed")
     election = elections.filter(code=election_code).first() if election_code else elections.order_by("-pk").first()
     if election is None:
         raise LookupError(f"no election {election_code!r}" if election_code else "no election is loaded")

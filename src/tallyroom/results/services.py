@@ -356,7 +356,7 @@ def _relock(form: ResultForm) -> ResultForm:
     return (
         ResultForm.objects.select_for_update(of=("self",))
         .select_related("station", "contest__round__election")
-        .defer("contest__round__election__definition")
+        .defer("contest__round__election__definition_packed")
         .get(pk=form.pk)
     )
 

@@ -131,7 +131,7 @@ def _find_contest(
         return None, None, _("No polling station %(code)s in this election.") % {"code": station_code}
     contest = (
         Contest.objects.select_related("round__election", "municipality")
-        .defer("round__election__definition")
+        .defer("round__election__definition_packed")
         .filter(round__election=election, round__code=round_code, municipality_id=station.municipality_id, kind=kind)
         .first()
     )
@@ -201,7 +201,7 @@ def entry(request: HttpRequest, code: str) -> HttpResponse:
             return redirect("results:entry", code=election.code)
         contest = (
             Contest.objects.select_related("round__election", "municipality")
-            .defer("round__election__definition")
+            .defer("round__election__definition_packed")
             .filter(pk=key_form.cleaned_data["contest_id"], round__election=election)
             .first()
         )
@@ -568,7 +568,7 @@ def progress(request: HttpRequest, code: str) -> HttpResponse:
         Contest.objects.filter(round__election=election)
         .exclude(round__kind=Round.Kind.REPEAT)
         .select_related("round__election", "municipality")
-        .defer("round__election__definition")
+        .defer("round__election__definition_packed")
         .order_by("municipality__code", "round__date", "kind")
     )
     if allowed is not None:

@@ -53,7 +53,7 @@ class Command(BaseCommand):
 
 
 def _election(code: str | None) -> Election:
-    elections = Election.objects.defer("definition").order_by("code")
+    elections = Election.objects.defer("definition_packed").order_by("code")
     if code:
         found = elections.filter(code=code).first()
         if found is None:
