@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connections, transaction
 from django.db.models import Case, Count, F, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 
@@ -126,18 +127,54 @@ class TallyDifference:
         return f"contest {self.contest_id} {self.what}: running {self.running}, recomputed {self.recomputed}"
 
 
+# The recomputation hashes the counted forms (2,000,000 at national scale) to join 40,000,000 vote
+# and preference rows to them: with PostgreSQL's default 4 MB the hash spills to disk in 16 batches.
+# 64 MB kept it in one and took the recomputation from 8.1 to 6.0 s (BENCHMARKS.md); more was slower.
+RECOMPUTE_WORK_MEM = "64MB"
+
+
 def tally_recompute(contest_ids: Iterable[int] | None = None, *, fix: bool = False) -> list[TallyDifference]:
-    """Recompute every total from the counted forms; list each difference (and rewrite if `fix`)."""
+    """Recompute every total from the counted forms; list each difference (and rewrite if `fix`).
+
+    Every read sees the same moment, so forms counted while it runs never show as differences: the
+    check reads one snapshot (REPEATABLE READ on PostgreSQL, when no transaction is open already);
+    `fix` locks the tallies first (writers wait) and rewrites in the same transaction."""
+    with transaction.atomic():
+        _prepare_reads(locking=fix)
+        ids = _contest_ids(contest_ids)
+        if fix:
+            tally_lock(ids)
+        diffs, fresh_totals = _compare(ids, whole=contest_ids is None)
+        if fix and diffs:
+            _rewrite(ids, fresh_totals)
+    return diffs
+
+
+def _prepare_reads(*, locking: bool) -> None:
+    db = connections["default"]
+    if db.vendor != "postgresql":
+        return  # SQLite: one writer at a time, and reads in a transaction see one state already
+    with db.cursor() as cursor:
+        if not locking and len(db.atomic_blocks) == 1 and not db.savepoint_ids:
+            # The first statement of the transaction this call opened (the caller had none open).
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        cursor.execute(f"SET LOCAL work_mem = '{RECOMPUTE_WORK_MEM}'")
+
+
+def _contest_ids(contest_ids: Iterable[int] | None) -> list[int]:
     contests = (
         ContestTally.objects.all()
         if contest_ids is None
         else ContestTally.objects.filter(contest_id__in=list(contest_ids))
     )
-    ids = sorted(contests.values_list("contest_id", flat=True))
+    return sorted(contests.values_list("contest_id", flat=True))
+
+
+def _compare(ids: list[int], *, whole: bool) -> tuple[list[TallyDifference], dict[int, dict[str, int]]]:
     counted = ResultForm.objects.filter(contest_id__in=ids, counted=True)
     # One join to the forms (not a join plus an IN subquery): half the work at national scale.
     counted_rows: dict[str, Any] = {"form__counted": True}
-    if contest_ids is not None:
+    if not whole:
         counted_rows["form__contest_id__in"] = ids
     fresh_totals = {row["contest_id"]: row for row in counted.values("contest_id").annotate(**_form_sums())}
     fresh_votes: dict[tuple[int, int], int] = defaultdict(int)
@@ -152,7 +189,15 @@ def tally_recompute(contest_ids: Iterable[int] | None = None, *, fix: bool = Fal
         .annotate(total=Sum("votes"))
     ):
         fresh_prefs[(row["form__contest_id"], row["candidate_id"])] = row["total"]
+    return _differences(ids, fresh_totals, fresh_votes, fresh_prefs), fresh_totals
 
+
+def _differences(
+    ids: list[int],
+    fresh_totals: dict[int, dict[str, int]],
+    fresh_votes: dict[tuple[int, int], int],
+    fresh_prefs: dict[tuple[int, int], int],
+) -> list[TallyDifference]:
     diffs: list[TallyDifference] = []
     for tally in ContestTally.objects.filter(contest_id__in=ids).order_by("contest_id"):
         fresh = fresh_totals.get(tally.contest_id, {})
@@ -171,13 +216,10 @@ def tally_recompute(contest_ids: Iterable[int] | None = None, *, fix: bool = Fal
             )
     for (contest_id, entity_id), want in fresh_votes.items():
         diffs.append(TallyDifference(contest_id, f"votes of entity {entity_id} (no tally row)", 0, want))
-    if fix and diffs:
-        _rewrite(ids, fresh_totals)
     return diffs
 
 
 def _rewrite(ids: list[int], fresh_totals: dict[int, dict[str, int]]) -> None:
-    tally_lock(ids)
     for contest_id in ids:
         fresh = fresh_totals.get(contest_id, {})
         ContestTally.objects.filter(contest_id=contest_id).update(**{n: fresh.get(n) or 0 for n in TOTAL_FIELDS})
