@@ -8,21 +8,34 @@ live site) every call computes afresh.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from tallyroom.elections.models import Contest
 from tallyroom.results import selectors
 
-_MEMO: ContextVar[dict[Hashable, Any] | None] = ContextVar("results_memo", default=None)
+
+@dataclass
+class _Memo:
+    results: dict[int, dict[str, Any]] = field(default_factory=dict)  # every contest's: small
+    # A few municipalities' reads (standings of every station): the snapshot visits a municipality's
+    # pages in every language one after the other, so the last few are all it needs, and a national
+    # snapshot (a thousand municipalities of a thousand stations) could not hold them all.
+    recent: OrderedDict[Hashable, Any] = field(default_factory=OrderedDict)
+
+
+RECENT = 4
+_MEMO: ContextVar[_Memo | None] = ContextVar("results_memo", default=None)
 T = TypeVar("T")
 
 
 @contextmanager
 def results_memo() -> Iterator[None]:
-    token = _MEMO.set({})
+    token = _MEMO.set(_Memo())
     try:
         yield
     finally:
@@ -32,16 +45,25 @@ def results_memo() -> Iterator[None]:
 def contest_results(contest: Contest) -> dict[str, Any]:
     """`results.selectors.contest_results`, remembered while a `results_memo()` is open. Callers
     only read the answer."""
-    return remembered(("contest_results", contest.pk), lambda: selectors.contest_results(contest))
+    memo = _MEMO.get()
+    if memo is None:
+        return selectors.contest_results(contest)
+    if contest.pk not in memo.results:
+        memo.results[contest.pk] = selectors.contest_results(contest)
+    return memo.results[contest.pk]
 
 
 def remembered(key: Hashable, compute: Callable[[], T]) -> T:
-    """`compute()`, once per `key` while a `results_memo()` is open. The answer must not depend on
-    the language, and callers only read it."""
+    """`compute()`, once per `key` among the last few keys while a `results_memo()` is open. The
+    answer must not depend on the language, and callers only read it."""
     memo = _MEMO.get()
     if memo is None:
         return compute()
-    if key not in memo:
-        memo[key] = compute()
-    answer: T = memo[key]
+    if key in memo.recent:
+        memo.recent.move_to_end(key)
+    else:
+        memo.recent[key] = compute()
+        while len(memo.recent) > RECENT:
+            memo.recent.popitem(last=False)
+    answer: T = memo.recent[key]
     return answer

@@ -25,6 +25,7 @@ from tallyroom.elections.models import (
     PollingStation,
     Round,
 )
+from tallyroom.publish.memo import remembered
 from tallyroom.results.models import Annulment, Certification, FormState, ResultForm, ResultPreference, ResultVote
 
 COUNTED = "counted"
@@ -176,7 +177,11 @@ class _Reads:
 
 
 def municipality_frame(municipality: Municipality, entities: dict[int, Entity]) -> MunicipalityFrame:
-    """Everything but the votes, in nine queries."""
+    """Everything but the votes, in nine queries; once for a municipality's data files in a snapshot."""
+    return remembered(("frame", municipality.pk), lambda: _frame_read(municipality, entities))
+
+
+def _frame_read(municipality: Municipality, entities: dict[int, Entity]) -> MunicipalityFrame:
     contests = list(
         Contest.objects.filter(municipality=municipality)
         .select_related("round__election", "municipality")
@@ -317,6 +322,10 @@ def _counted_form_ids(frame: MunicipalityFrame) -> list[int]:
 
 def municipality_votes(frame: MunicipalityFrame) -> dict[int, dict[int, int]]:
     """Votes per counted form and entity."""
+    return remembered(("votes", frame.municipality.pk), lambda: _votes_read(frame))
+
+
+def _votes_read(frame: MunicipalityFrame) -> dict[int, dict[int, int]]:
     out: dict[int, dict[int, int]] = defaultdict(dict)
     rows = ResultVote.objects.filter(form_id__any=_counted_form_ids(frame))
     for form_id, entity_id, votes in rows.values_list("form_id", "entity_id", "votes").iterator(chunk_size=5000):
@@ -326,6 +335,10 @@ def municipality_votes(frame: MunicipalityFrame) -> dict[int, dict[int, int]]:
 
 def municipality_preferences(frame: MunicipalityFrame) -> dict[int, dict[int, int]]:
     """Preference votes per counted form and list candidate (as recorded: zeros may be absent)."""
+    return remembered(("preferences", frame.municipality.pk), lambda: _preferences_read(frame))
+
+
+def _preferences_read(frame: MunicipalityFrame) -> dict[int, dict[int, int]]:
     out: dict[int, dict[int, int]] = defaultdict(dict)
     rows = ResultPreference.objects.filter(form_id__any=_counted_form_ids(frame))
     for form_id, candidate_id, votes in rows.values_list("form_id", "candidate_id", "votes").iterator(chunk_size=5000):

@@ -137,8 +137,15 @@ def site_items() -> list[Item]:
                 # The forensic tests read every station of the election: with the election-wide files.
                 integrity = [] if election.pk in national_scale else [_url("integrity:election", election.code)]
                 items += [Item(url, national=True) for url in integrity if url]
-                station_url = _station_url(election.code)
-                for pk, code in municipalities.get(election.pk, []):
+    # A municipality's pages in every language one after the other: what they read is read once.
+    for election in elections:
+        station_urls = {}
+        for lang in languages():
+            with translation.override(lang):
+                station_urls[lang] = _station_url(election.code)
+        for pk, code in municipalities.get(election.pk, []):
+            for lang, station_url in station_urls.items():
+                with translation.override(lang):
                     items += _paths([_url("publish:municipality", election.code, code)], pk)
                     for station_id, station in stations.get(pk, []):
                         url = station_url(station_slug(station))
