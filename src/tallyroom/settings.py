@@ -179,6 +179,8 @@ TALLYROOM_PUBLISH_NATIONAL_EVERY = float(os.environ.get("TALLYROOM_PUBLISH_NATIO
 # Processes that fill a snapshot when many municipalities changed at once (PostgreSQL only; more than
 # 1 pays only with cores to spare: on 2 cores shared with the ingest it measured no better).
 TALLYROOM_PUBLISH_WORKERS = int(os.environ.get("TALLYROOM_PUBLISH_WORKERS", "1"))
+# The lagging files' process yields the CPU to the page publisher and the ingest (os.nice increment).
+TALLYROOM_LAGGING_NICE = int(os.environ.get("TALLYROOM_LAGGING_NICE", "10"))
 TALLYROOM_SNAPSHOTS_KEEP = int(os.environ.get("TALLYROOM_SNAPSHOTS_KEEP", "0"))  # 0: keep every snapshot
 
 # Access (docs/security.md). TALLYROOM_SECURE=1 behind TLS: secure cookies, HSTS, HTTPS redirect. Off by

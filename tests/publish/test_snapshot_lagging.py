@@ -78,3 +78,22 @@ def test_the_publisher_links_a_new_set_without_any_page_change(small_election: A
     )
     assert published[0].national_data_seq == lagging_read(lagging)[0]
     assert not published[0].national_lags
+
+
+def test_the_lagging_process_yields_the_cpu_to_the_pages(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, settings: Any
+) -> None:
+    import signal
+
+    from django.core.management import call_command
+
+    from tallyroom.publish import publisher
+
+    settings.TALLYROOM_LAGGING_NICE = 7
+    niced: list[int] = []
+    runs: list[Path] = []
+    monkeypatch.setattr(os, "nice", lambda n: niced.append(n) or n)
+    monkeypatch.setattr(signal, "signal", lambda *_: None)
+    monkeypatch.setattr(publisher, "lagging_run", lambda root, **_: runs.append(root))
+    call_command("publish", "--lagging", "--root", str(tmp_path))
+    assert (niced, runs) == ([7], [tmp_path])

@@ -592,22 +592,17 @@ def lagging_write(out: Path, *, previous: Path | None = None, stale: set[int] | 
     seq, _ = chain_head()
     old = lagging_read(previous)[1] if previous is not None else {}
     out.mkdir(parents=True)
-    files: dict[str, dict[str, object]] = {}
+    writer = _Writer(out, previous, None, [], old)
     with results_memo():
         for item in site_items():
             if not item.national:
                 continue
             name = file_name(item.path)
-            (out / name).parent.mkdir(parents=True, exist_ok=True)
+            writer.place(name)
             settled = stale is not None and item.municipality_id is not None and item.municipality_id not in stale
-            if previous is not None and settled and name in old:
-                os.link(previous / name, out / name)
-                files[name] = old[name]
-                continue
-            data = render(item.path)
-            (out / name).write_bytes(data)
-            files[name] = _entry(data)
-    (out / LAGGING_MANIFEST).write_text(json.dumps({"seq": seq, "files": files}, sort_keys=True))
+            if not (settled and writer.reuse(name)):
+                writer.write(name, render(item.path), "rendered")
+    (out / LAGGING_MANIFEST).write_text(json.dumps({"seq": seq, "files": writer.files}, sort_keys=True))
     return seq
 
 

@@ -108,5 +108,8 @@ class Command(BaseCommand):
         from tallyroom.publish.publisher import lagging_run
 
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        # The lagging files may lag; the pages may not: on a busy machine this process rendering the
+        # election-wide files took half the page publisher's core.
+        os.nice(settings.TALLYROOM_LAGGING_NICE)
         parent = os.getppid()
         lagging_run(root, every=every, should_stop=lambda: os.getppid() != parent)  # orphaned: stop
