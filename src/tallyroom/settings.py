@@ -181,7 +181,9 @@ TALLYROOM_PUBLISH_NATIONAL_EVERY = float(os.environ.get("TALLYROOM_PUBLISH_NATIO
 TALLYROOM_PUBLISH_WORKERS = int(os.environ.get("TALLYROOM_PUBLISH_WORKERS", "1"))
 # The lagging files' process yields the CPU to the page publisher and the ingest (os.nice increment).
 TALLYROOM_LAGGING_NICE = int(os.environ.get("TALLYROOM_LAGGING_NICE", "10"))
-TALLYROOM_SNAPSHOTS_KEEP = int(os.environ.get("TALLYROOM_SNAPSHOTS_KEEP", "0"))  # 0: keep every snapshot
+# The newest snapshots kept under the live root (0: every one). Each is thousands of folders: on a
+# tmpfs, a snapshot a second used up its inodes in about twelve minutes.
+TALLYROOM_SNAPSHOTS_KEEP = int(os.environ.get("TALLYROOM_SNAPSHOTS_KEEP", "100"))
 
 # Access (docs/security.md). TALLYROOM_SECURE=1 behind TLS: secure cookies, HSTS, HTTPS redirect. Off by
 # default so the demo works over plain HTTP on 127.0.0.1; `tallyroom check --deploy` fails without it.

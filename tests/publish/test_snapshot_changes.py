@@ -114,3 +114,35 @@ def test_the_publisher_keeps_publishing_while_the_chain_never_rests(
     assert len(published) >= 3, f"{len(published)} snapshots in {time.monotonic() - started:.1f} s"
     assert published[-1].audit_seq > published[0].audit_seq
     assert [w.audit_seq for w in published] == sorted(w.audit_seq for w in published)
+
+
+def test_the_publisher_survives_a_failed_snapshot(
+    small_election: Any, settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk (or a lost database) fails one snapshot, not the publisher: it tries again."""
+    from tallyroom.publish import publisher
+
+    root = use_tmp_publication(settings, tmp_path)
+    count_form("0101C/01R", "mayor", {"BLUE": 300, "IND-ARBEN": 200})
+    real = publisher.snapshot_publish
+    attempts: list[int] = []
+
+    def full_once(*args: Any, **kwargs: Any) -> Written | None:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise OSError(28, "No space left on device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(publisher, "snapshot_publish", full_once)
+    published: list[Written] = []
+    publisher_run(
+        root,
+        debounce=0,
+        poll=0,
+        retry=0,
+        should_stop=lambda: bool(published) or len(attempts) > 5,
+        on_publish=published.append,
+        recycle_connections=False,
+    )
+    assert len(attempts) == 2 and len(published) == 1
+    assert current_snapshot(root) == published[0].folder

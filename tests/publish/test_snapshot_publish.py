@@ -274,3 +274,20 @@ def test_an_incremental_snapshot_filled_by_several_processes_is_the_same(
     assert (one.rendered, one.spliced, one.reused) == (two.rendered, two.spliced, two.reused)
     assert two.rendered > 0 and two.reused > two.rendered
     assert two.national_data_seq == one.national_data_seq == first.audit_seq  # the lagging files, reused
+
+
+def test_only_the_newest_snapshots_are_kept(small_election: Any, root: Path, settings: Any) -> None:
+    from tallyroom.publish.services import snapshots_listed
+
+    settings.TALLYROOM_SNAPSHOTS_KEEP = 2
+    written = [snapshot_publish(root)]
+    for votes in ({"BLUE": 300, "GREEN": 200}, {"BLUE": 10, "GREEN": 20}):
+        station = "0101C/01R" if len(written) == 1 else "0101C/02D"
+        count_form(station, "assembly", votes)
+        written.append(snapshot_publish(root))
+    names = [w.name for w in written if w is not None]
+    assert len(names) == 3
+    assert [s["name"] for s in snapshots_listed(root)] == names[:0:-1]
+    assert current_snapshot(root) == root / names[-1]
+    assert not (root / names[0]).exists()
+    assert Publication.objects.count() == 3  # every publication stays on the record

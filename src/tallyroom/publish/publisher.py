@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 
 from tallyroom.audit.chain import chain_head
 from tallyroom.publish.services import lagging_refresh, lagging_sets, snapshot_publish
@@ -32,6 +32,7 @@ def publisher_run(
     should_stop: Callable[[], bool] = lambda: False,
     on_publish: Callable[[Written], None] | None = None,
     recycle_connections: bool = True,
+    retry: float = 2.0,
 ) -> None:
     """Publish the pages: each snapshot renders what changed and links the rest, and the newest set
     of lagging files (`lagging_run`, in another process) as soon as there is one."""
@@ -43,7 +44,12 @@ def publisher_run(
     while not should_stop():
         if recycle_connections:  # a long-lived process must survive a database restart
             close_old_connections()
-        head, _ = chain_head()
+        try:
+            head, _ = chain_head()
+        except DatabaseError:
+            log.exception("cannot read the audit chain; trying again in %.1f s", retry)
+            time.sleep(retry)
+            continue
         clock = time.monotonic()
         if head != seen:
             if not pending:  # a move seen after a publication may have happened while it was written
@@ -56,7 +62,14 @@ def publisher_run(
             # Anything committed since `head` (our own publication entry included) moves the head
             # again and is looked at next time; a publication alone publishes nothing.
             published_from = clock
-            written = snapshot_publish(root, national=False)
+            try:
+                written = snapshot_publish(root, national=False)
+            except (OSError, DatabaseError):
+                # A full disk, a lost database: the current snapshot stays served, the change stays
+                # pending, and the next try (which clears the half-written folder) comes after a pause.
+                log.exception("snapshot failed; trying again in %.1f s", retry)
+                time.sleep(retry)
+                continue
             pending, lagging_seen = False, newest
         if written is not None:
             log.info(
