@@ -97,3 +97,26 @@ def test_the_lagging_process_yields_the_cpu_to_the_pages(
     monkeypatch.setattr(publisher, "lagging_run", lambda root, **_: runs.append(root))
     call_command("publish", "--lagging", "--root", str(tmp_path))
     assert (niced, runs) == ([7], [tmp_path])
+
+
+def test_the_lagging_process_survives_a_failed_set(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from tallyroom.publish import publisher
+
+    calls: list[int] = []
+    refreshed: list[Path] = []
+
+    def full_once(root: Path) -> Path | None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError(28, "No space left on device")
+        return root / "000000000042"
+
+    monkeypatch.setattr(publisher, "lagging_refresh", full_once)
+    publisher.lagging_run(
+        tmp_path,
+        every=0,
+        should_stop=lambda: bool(refreshed) or len(calls) > 5,
+        on_refresh=refreshed.append,
+        recycle_connections=False,
+    )
+    assert len(calls) == 2 and refreshed == [tmp_path / "000000000042"]

@@ -99,7 +99,11 @@ def lagging_run(
         if recycle_connections:
             close_old_connections()
         started = time.monotonic()
-        folder = lagging_refresh(root)
+        try:
+            folder = lagging_refresh(root)
+        except (OSError, DatabaseError):  # as the page publisher: the newest set stays linked; try later
+            log.exception("lagging files failed; trying again in %.1f s", every)
+            folder = None
         if folder is not None:
             log.info("lagging files at %s in %.2f s", folder.name, time.monotonic() - started)
             if on_refresh:
