@@ -270,7 +270,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=60)
         log.close()
-        shutil.rmtree(data_dir, ignore_errors=True)  # gigabytes of snapshots: every one is kept
+        shutil.rmtree(data_dir, ignore_errors=True)  # the server's data (its snapshots too with `disk`)
         shutil.rmtree(snapshot_root.parent, ignore_errors=True)
     load_end = os.getloadavg()
 

@@ -184,3 +184,15 @@ def test_progress_counts_a_station_once_every_contest_of_its_round_counts_it() -
     ((_, progress),) = st.progress_by_round(contests, table, {10: timezone_now()})
     assert (progress.counted, progress.total, progress.contests, progress.certified) == (1, 2, 2, 1)
     assert progress.status == "preliminary"
+
+
+def test_a_round_read_once_is_named_in_the_language_of_each_page() -> None:
+    from django.utils import translation
+
+    named = st.RoundInfo(1, "R2", "runoff", timezone_now().date(), "Runoff day", "Balotazhi", "Drugi krug")
+    unnamed = st.RoundInfo(2, "R3", "repeat", timezone_now().date(), "")
+    seen = {}
+    for lang in ("en", "sq", "sr-latn"):
+        with translation.override(lang):
+            seen[lang] = (named.name, unnamed.name == str(st.ROUND_KIND_LABELS["repeat"]))
+    assert seen == {"en": ("Runoff day", True), "sq": ("Balotazhi", True), "sr-latn": ("Drugi krug", True)}

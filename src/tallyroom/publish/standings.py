@@ -16,10 +16,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db import connections
 from django.db.models import Case, Count, F, Q, When
 from django.utils.functional import Promise
-from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from tallyroom.elections.models import Contest, Election, PollingStation, Round
+from tallyroom.elections.models import Contest, Election, PollingStation, Round, localized
 from tallyroom.results.models import Annulment, Certification, FormState, ResultForm
 
 STATUS_LABELS: dict[str, Promise] = {
@@ -50,18 +49,18 @@ class RoundInfo:
     code: str
     kind: str
     date: dt.date
-    names: tuple[str, str, str]  # its own name in English, Albanian and Serbian, or ""
+    name_en: str  # the round's own names, "" where it has none (its kind's label is shown)
+    name_sq: str = ""
+    name_sr: str = ""
 
     @classmethod
     def of(cls, round_: Round) -> RoundInfo:
-        return cls(round_.pk, round_.code, round_.kind, round_.date, (round_.name_en, round_.name_sq, round_.name_sr))
+        return cls(round_.pk, round_.code, round_.kind, round_.date, round_.name_en, round_.name_sq, round_.name_sr)
 
     @property
     def name(self) -> str:
         """In the active language when read: what is read once serves a page in every language."""
-        lang = (get_language() or "en")[:2]
-        own = {"sq": self.names[1], "sr": self.names[2]}.get(lang, "") or self.names[0]
-        return own or str(ROUND_KIND_LABELS[self.kind])
+        return localized(self, "name") or str(ROUND_KIND_LABELS[self.kind])
 
 
 @dataclass(frozen=True)
