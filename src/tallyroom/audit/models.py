@@ -24,12 +24,14 @@ class AuditEntry(models.Model):
     payload = models.JSONField(_("details"), default=dict)
     state_digest = models.CharField(_("state digest"), max_length=64)
     prev_hash = models.CharField(_("previous hash"), max_length=64)
-    entry_hash = models.CharField(_("entry hash"), max_length=64, unique=True)
+    entry_hash = models.CharField(_("entry hash"), max_length=64)
 
     class Meta:
         ordering = ["seq"]
         verbose_name = _("audit entry")
         verbose_name_plural = _("audit entries")
+        # A constraint rather than unique=True: PostgreSQL then gets no second (LIKE) index on it.
+        constraints = [models.UniqueConstraint(fields=["entry_hash"], name="audit_entry_hash_unique")]
         indexes = [models.Index(fields=["object_type", "object_id", "seq"], name="audit_object_idx")]
 
     def __str__(self) -> str:

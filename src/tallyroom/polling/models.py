@@ -82,7 +82,7 @@ class StationEvent(Reported):
 
     election = models.ForeignKey(Election, on_delete=models.CASCADE, related_name="+")
     round = models.ForeignKey(Round, on_delete=models.PROTECT, related_name="+")
-    station = models.ForeignKey(PollingStation, on_delete=models.PROTECT, related_name="events")
+    station = models.ForeignKey(PollingStation, on_delete=models.PROTECT, related_name="events", db_index=False)
     kind = models.CharField(_("event"), max_length=14, choices=EVENT_CHOICES)
     occurred_at = models.DateTimeField(_("happened at"))
     reason = models.TextField(_("reason"), blank=True)
@@ -120,7 +120,7 @@ class StationStatus(models.Model):
     """Derived: the station's status in a round, as its effective events say (one row per station)."""
 
     election = models.ForeignKey(Election, on_delete=models.CASCADE, related_name="+")
-    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="+")
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="+", db_index=False)
     municipality = models.ForeignKey(Municipality, on_delete=models.CASCADE, related_name="+")
     station = models.ForeignKey(PollingStation, on_delete=models.CASCADE, related_name="statuses")
     status = models.CharField(_("status"), max_length=14, choices=STATUS_CHOICES)
@@ -157,8 +157,10 @@ class TurnoutReport(Reported):
         DISMISSED = "dismissed", _("dismissed after review")
 
     election = models.ForeignKey(Election, on_delete=models.CASCADE, related_name="+")
-    round = models.ForeignKey(Round, on_delete=models.PROTECT, related_name="+")
-    station = models.ForeignKey(PollingStation, on_delete=models.PROTECT, related_name="turnout_reports")
+    round = models.ForeignKey(Round, on_delete=models.PROTECT, related_name="+", db_index=False)
+    station = models.ForeignKey(
+        PollingStation, on_delete=models.PROTECT, related_name="turnout_reports", db_index=False
+    )
     slot = models.CharField(_("reporting time"), max_length=5, blank=True)
     at = models.DateTimeField(_("as of"))
     voters = models.PositiveIntegerField(_("voters signed"))
@@ -206,7 +208,7 @@ class TurnoutFigure(models.Model):
     """
 
     election = models.ForeignKey(Election, on_delete=models.CASCADE, related_name="+")
-    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="+")
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="+", db_index=False)
     municipality = models.ForeignKey(Municipality, on_delete=models.CASCADE, related_name="+")
     station = models.ForeignKey(PollingStation, on_delete=models.CASCADE, related_name="+")
     slot = models.CharField(_("reporting time"), max_length=5)
@@ -257,11 +259,11 @@ class Incident(Reported):
         OFFICIAL = "official", _("official")
         OBSERVER = "observer", _("observer")
 
-    election = models.ForeignKey(Election, on_delete=models.CASCADE, related_name="+")
+    election = models.ForeignKey(Election, on_delete=models.CASCADE, related_name="+", db_index=False)
     round = models.ForeignKey(Round, on_delete=models.PROTECT, related_name="+")
     municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="+")
     station = models.ForeignKey(
-        PollingStation, on_delete=models.PROTECT, null=True, blank=True, related_name="incidents"
+        PollingStation, on_delete=models.PROTECT, null=True, blank=True, related_name="incidents", db_index=False
     )
     place = models.CharField(_("place"), max_length=300, blank=True)
     kind = models.CharField(_("type"), max_length=20, choices=Kind.choices)
@@ -446,7 +448,7 @@ class Deployment(models.Model):
         REVOKED = "revoked", _("accreditation revoked")
 
     election = models.ForeignKey(Election, on_delete=models.CASCADE, related_name="+")
-    round = models.ForeignKey(Round, on_delete=models.PROTECT, related_name="+")
+    round = models.ForeignKey(Round, on_delete=models.PROTECT, related_name="+", db_index=False)
     observer = models.ForeignKey(Observer, on_delete=models.PROTECT, related_name="deployments")
     station = models.ForeignKey(PollingStation, on_delete=models.PROTECT, related_name="deployments")
     started_at = models.DateTimeField(_("from"))

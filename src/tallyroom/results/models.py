@@ -53,8 +53,10 @@ class FormState(models.TextChoices):
 
 
 class ResultForm(models.Model):
-    station = models.ForeignKey(PollingStation, on_delete=models.PROTECT, related_name="result_forms")
-    contest = models.ForeignKey(Contest, on_delete=models.PROTECT, related_name="result_forms")
+    # No single-column indexes on the keys: form_one_per_kind leads with the station and
+    # form_contest_state_idx with the contest (every index is paid for on each of a million inserts).
+    station = models.ForeignKey(PollingStation, on_delete=models.PROTECT, related_name="result_forms", db_index=False)
+    contest = models.ForeignKey(Contest, on_delete=models.PROTECT, related_name="result_forms", db_index=False)
     kind = models.CharField(_("kind"), max_length=12, choices=FormKind.choices)
     state = models.CharField(_("state"), max_length=12, choices=FormState.choices)
     counted = models.BooleanField(_("counted in the tally"), default=False)
@@ -104,15 +106,21 @@ class ResultForm(models.Model):
 class ResultVote(models.Model):
     """Votes for one choice on one form: an entity (assembly) or a candidate (mayor)."""
 
-    form = models.ForeignKey(ResultForm, on_delete=models.CASCADE, related_name="votes")
+    form = models.ForeignKey(ResultForm, on_delete=models.CASCADE, related_name="votes", db_index=False)
     entity = models.ForeignKey(PoliticalEntity, on_delete=models.PROTECT, related_name="+")
-    candidate = models.ForeignKey(Candidate, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    candidate = models.ForeignKey(
+        Candidate, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
     votes = models.IntegerField(_("votes"))
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["form", "entity"], name="vote_one_per_choice"),
             models.CheckConstraint(condition=Q(votes__gte=0), name="vote_nonnegative"),
+        ]
+        # The form is covered by vote_one_per_choice; the candidate is rarely set, so only those rows.
+        indexes = [
+            models.Index(fields=["candidate"], condition=Q(candidate__isnull=False), name="vote_candidate_idx"),
         ]
 
     def __str__(self) -> str:
@@ -122,7 +130,8 @@ class ResultVote(models.Model):
 class ResultPreference(models.Model):
     """Preference votes for one assembly candidate on one form."""
 
-    form = models.ForeignKey(ResultForm, on_delete=models.CASCADE, related_name="preferences")
+    # The form is covered by preference_one_per_candidate.
+    form = models.ForeignKey(ResultForm, on_delete=models.CASCADE, related_name="preferences", db_index=False)
     candidate = models.ForeignKey(Candidate, on_delete=models.PROTECT, related_name="+")
     votes = models.IntegerField(_("preference votes"))
 
