@@ -1,5 +1,5 @@
-"""A snapshot reads each municipality's standings once for all its pages in every language, and
-keeps only the last few municipalities' reads (a national snapshot could not hold them all)."""
+"""A snapshot reads each municipality's standings, and builds its page, once for all its pages in
+every language, and keeps only the last few municipalities' reads (a national snapshot could not hold them all)."""
 
 from __future__ import annotations
 
@@ -30,8 +30,19 @@ def test_each_municipality_is_read_once_and_few_are_kept(
         return read(election, municipality_id)
 
     monkeypatch.setattr(selectors, "_election_read", counting)
+    built: list[int] = []
+    build = selectors._municipality_page
+
+    def counting_pages(election: Any, municipality: Municipality) -> Any:
+        built.append(municipality.pk)
+        return build(election, municipality)
+
+    monkeypatch.setattr(selectors, "_municipality_page", counting_pages)
     written = snapshot_write(tmp_path / "snap")
     municipalities = sorted(Municipality.objects.values_list("pk", flat=True))
     assert len(languages()) == 3 and written.rendered > 3 * len(municipalities)
     # One memo entry suffices: a municipality's pages in all three languages come one after another.
     assert sorted(reads) == municipalities
+    # Its page's content is built once for the three languages (test_snapshot_publish checks each
+    # language's bytes against the live page's, built afresh).
+    assert sorted(built) == municipalities

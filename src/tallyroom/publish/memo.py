@@ -1,5 +1,6 @@
 """Within one snapshot, each contest's results are computed once, not once per language and file,
-and each municipality's standings read once, not once per language and page.
+and each municipality's standings read (and its page's content built) once, not once per language
+and page.
 
 Neither depends on the language, and a snapshot renders a municipality's page and its station pages
 in three languages and its data files in several formats from them. Outside `results_memo()` (the
@@ -25,7 +26,8 @@ class _Memo:
     # A few municipalities' reads (standings of every station): the snapshot visits a municipality's
     # pages in every language one after the other, so the last few are all it needs, and a national
     # snapshot (a thousand municipalities of a thousand stations) could not hold them all.
-    recent: OrderedDict[Hashable, Any] = field(default_factory=OrderedDict)
+    # One shelf per kind of answer (reads, pages), so that one kind never pushes out the other.
+    recent: dict[str, OrderedDict[Hashable, Any]] = field(default_factory=dict)
 
 
 RECENT = 4
@@ -53,17 +55,18 @@ def contest_results(contest: Contest) -> dict[str, Any]:
     return memo.results[contest.pk]
 
 
-def remembered(key: Hashable, compute: Callable[[], T]) -> T:
-    """`compute()`, once per `key` among the last few keys while a `results_memo()` is open. The
-    answer must not depend on the language, and callers only read it."""
+def remembered(key: Hashable, compute: Callable[[], T], shelf: str = "reads") -> T:
+    """`compute()`, once per `key` among the last few keys of its shelf while a `results_memo()` is
+    open. The answer must not depend on the language, and callers only read it."""
     memo = _MEMO.get()
     if memo is None:
         return compute()
-    if key in memo.recent:
-        memo.recent.move_to_end(key)
+    recent = memo.recent.setdefault(shelf, OrderedDict())
+    if key in recent:
+        recent.move_to_end(key)
     else:
-        memo.recent[key] = compute()
-        while len(memo.recent) > RECENT:
-            memo.recent.popitem(last=False)
-    answer: T = memo.recent[key]
+        recent[key] = compute()
+        while len(recent) > RECENT:
+            recent.popitem(last=False)
+    answer: T = recent[key]
     return answer

@@ -248,14 +248,17 @@ def _preferences_csv(election: Election, municipality: Municipality | None) -> I
             if not contest.list_candidates:
                 continue
             prefix = [election.code, contest.round.code, frame.municipality.code, contest.contest.pk]
-            listed = [(lc.id, [lc.entity.code, lc.position, lc.name, lc.gender]) for lc in contest.list_candidates]
+            # A form names a few of the list's candidates: walk those, in ballot order, not the list.
+            who = {lc.id: [lc.entity.code, lc.position, lc.name, lc.gender] for lc in contest.list_candidates}
+            order = {pk: i for i, pk in enumerate(who)}
             for result in contest.stations:
                 form = result.form
                 if form is None or form.id not in prefs:
                     continue
                 form_prefs = prefs[form.id]
                 head = [*prefix, result.station.code, form.kind, form.round_code]
-                rows += [[*head, *who, form_prefs[pk]] for pk, who in listed if pk in form_prefs]
+                named = sorted((order[pk], pk) for pk in form_prefs if pk in order)
+                rows += [[*head, *who[pk], form_prefs[pk]] for _, pk in named]
         yield _csv_chunk(rows)
 
 

@@ -382,6 +382,12 @@ def municipality_get(election: Election, code: str) -> Municipality | None:
 
 
 def municipality_page(election: Election, municipality: Municipality) -> MunicipalityPage:
+    """The page's content; the language only enters when it is rendered, so a snapshot builds it once
+    for its three languages."""
+    return remembered(("page", municipality.pk), lambda: _municipality_page(election, municipality), shelf="pages")
+
+
+def _municipality_page(election: Election, municipality: Municipality) -> MunicipalityPage:
     loaded = _election_load(election, municipality.pk)
     rounds = rounds_of(election)
     columns = sorted((c for c in loaded.contests.values() if not c.is_repeat), key=_page_order)
