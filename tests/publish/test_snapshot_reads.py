@@ -1,4 +1,4 @@
-"""A snapshot reads each municipality's standings, and builds its page, once for all its pages in
+"""A snapshot reads each municipality's standings, and builds its pages, once for all its pages in
 every language, and keeps only the last few municipalities' reads (a national snapshot could not hold them all)."""
 
 from __future__ import annotations
@@ -38,6 +38,14 @@ def test_each_municipality_is_read_once_and_few_are_kept(
         return build(election, municipality)
 
     monkeypatch.setattr(selectors, "_municipality_page", counting_pages)
+    station_builds: list[int] = []
+    build_stations = selectors._station_pages
+
+    def counting_stations(election: Any, municipality: Municipality, station_ids: Any) -> Any:
+        station_builds.append(municipality.pk)
+        return build_stations(election, municipality, station_ids)
+
+    monkeypatch.setattr(selectors, "_station_pages", counting_stations)
     written = snapshot_write(tmp_path / "snap")
     municipalities = sorted(Municipality.objects.values_list("pk", flat=True))
     assert len(languages()) == 3 and written.rendered > 3 * len(municipalities)
@@ -46,3 +54,4 @@ def test_each_municipality_is_read_once_and_few_are_kept(
     # Its page's content is built once for the three languages (test_snapshot_publish checks each
     # language's bytes against the live page's, built afresh).
     assert sorted(built) == municipalities
+    assert sorted(station_builds) == municipalities  # and its station pages' (each has stations)

@@ -452,7 +452,15 @@ def station_pages(
     election: Election, municipality: Municipality, station_ids: Collection[int] | None = None
 ) -> dict[int, StationPage]:
     """Every station page of a municipality (or those of `station_ids`), by station id, in a constant
-    number of queries. Where the others stand is read anyway: the pages say how many are counted."""
+    number of queries. Where the others stand is read anyway: the pages say how many are counted.
+    Like the municipality's page, built once for the three languages in a snapshot."""
+    key = ("stations", municipality.pk, None if station_ids is None else frozenset(station_ids))
+    return remembered(key, lambda: _station_pages(election, municipality, station_ids), shelf="station pages")
+
+
+def _station_pages(
+    election: Election, municipality: Municipality, station_ids: Collection[int] | None
+) -> dict[int, StationPage]:
     loaded = _election_load(election, municipality.pk)
     return station_pages_build(
         election,

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.utils.functional import Promise
+
 from tallyroom.elections.models import (
     Candidate,
     Contest,
@@ -37,6 +39,8 @@ from tallyroom.results.models import COUNT_FIELDS, FormKind, FormState, ResultFo
 _FIRST = ("signatures", "ballots_received", "ballots_used", "ballots_unused", "ballots_spoiled", "valid", "invalid")
 NUMBERS: tuple[str, ...] = _FIRST + tuple(f for f in COUNT_FIELDS if f not in _FIRST)
 
+StrOrPromise = str | Promise  # a label translated when the page is rendered
+
 
 @dataclass(frozen=True)
 class FormView:
@@ -45,7 +49,7 @@ class FormView:
     kind: str
     state: str
     counted: bool
-    numbers: list[tuple[str, str, int | None]]  # (field, label, value)
+    numbers: list[tuple[str, StrOrPromise, int | None]]  # (field, label: translated when rendered, value)
     votes: list[tuple[str, str, int]]  # (entity code, label, votes) in ballot order
     preferences: list[tuple[str, list[tuple[int, str, int]]]]  # entity label -> (position, name, votes)
 
@@ -219,7 +223,7 @@ def _forms(
     main = st.main_of(contests)
     order, names = _ballots(sorted(set(main.values())))
     fields = ("pk", "station_id", "contest_id", "kind", "state", "counted", *NUMBERS)
-    labels = {f: str(getattr(ResultForm._meta.get_field(f), "verbose_name", f)) for f in NUMBERS}
+    labels: dict[str, StrOrPromise] = {f: getattr(ResultForm._meta.get_field(f), "verbose_name", f) for f in NUMBERS}
     out: dict[int, list[FormView]] = defaultdict(list)
     for row in ResultForm.objects.filter(**where).order_by("contest_id", "kind").values_list(*fields):
         pk, station_id, contest_id, kind, state, counted, *numbers = row

@@ -108,7 +108,7 @@ def form_numbers(form: FormView) -> SafeString:
     """A form's numbers as table rows (the snapshot renders every station page: no template loop)."""
     number = station_table.Numbers()
     rows = (
-        f'<tr data-field="{escape(field)}"><th scope="row">{escape(capfirst(label))}</th>'
+        f'<tr data-field="{escape(field)}"><th scope="row">{escape(capfirst(str(label)))}</th>'
         f'<td class="num">{number(value)}</td></tr>'
         for field, label, value in form.numbers
     )
