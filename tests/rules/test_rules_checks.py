@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from fractions import Fraction
 
 import pytest
@@ -292,3 +293,64 @@ def test_every_check_is_accounted_for(form: StationForm) -> None:
     for s in report.skipped:
         if s.reason is SkipReason.MISSING_INPUT:
             assert all(getattr(form, name) is None for name in s.missing if name != "choices")
+
+
+shares = st.fractions(min_value=0, max_value=1, max_denominator=1000)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    registered=st.integers(0, 2000),
+    cast=st.integers(0, 2000),
+    invalid=st.integers(0, 2000),
+    votes=st.lists(st.integers(0, 1000), min_size=1, max_size=4),
+    turnout=shares,
+    invalid_share=shares,
+    dominant=shares,
+    allowance=shares,
+    extra=st.integers(0, 20),
+    near=st.one_of(st.none(), st.integers(-2, 2)),
+)
+def test_share_thresholds_agree_with_exact_fractions(
+    registered: int,
+    cast: int,
+    invalid: int,
+    votes: list[int],
+    turnout: Fraction,
+    invalid_share: Fraction,
+    dominant: Fraction,
+    allowance: Fraction,
+    extra: int,
+    near: int | None,
+) -> None:
+    """The checks compare shares in integers; the oracle here is the rule written with Fractions."""
+    if near is not None:  # ballots cast at the registered voters' limit, give or take
+        cast = max(0, math.floor(registered + extra + allowance * registered) + near)
+    config = CheckConfig(
+        high_turnout_share=turnout,
+        invalid_share=invalid_share,
+        dominant_share=dominant,
+        registered_allowance_share=allowance,
+        registered_allowance_votes=extra,
+        required_fields=(),
+    )
+    choices = {f"C{i}": n for i, n in enumerate(votes)}
+    valid = sum(votes)
+    form = StationForm(registered=registered, ballots_used=cast, invalid=invalid, valid=valid, votes=choices)
+    report = check_form(form, config)
+    found = {(f.code, f.subject) for f in report.failures}
+    expected = set()
+    if registered > 0 and Fraction(cast, registered) >= turnout:
+        expected.add((CheckCode.HIGH_TURNOUT, None))
+    if cast > 0 and Fraction(invalid, cast) > invalid_share:
+        expected.add((CheckCode.HIGH_INVALID_SHARE, None))
+    if valid > 0:
+        expected |= {(CheckCode.DOMINANT_CHOICE, c) for c, n in choices.items() if Fraction(n, valid) >= dominant}
+    if cast > math.floor(registered + extra + allowance * registered):
+        expected.add((CheckCode.TURNOUT_EXCEEDS_REGISTERED, None))
+    watched = {CheckCode.HIGH_TURNOUT, CheckCode.HIGH_INVALID_SHARE, CheckCode.DOMINANT_CHOICE}
+    watched.add(CheckCode.TURNOUT_EXCEEDS_REGISTERED)
+    assert {x for x in found if x[0] in watched} == expected
+    for f in report.failures:
+        if f.code in {CheckCode.HIGH_TURNOUT, CheckCode.HIGH_INVALID_SHARE, CheckCode.DOMINANT_CHOICE}:
+            assert isinstance(f.observed, Fraction) and f.observed >= 0
