@@ -6,6 +6,7 @@ bulk_create. Table and column names come from the models, never from input.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -19,7 +20,7 @@ def _column(model: type[models.Model], name: str) -> str:
     return str(field.column)
 
 
-Row = Sequence[int | str | None]
+Row = Sequence[int | str | bool | dt.datetime | None]  # datetimes as connection.ops adapts them
 
 
 def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Iterable[Row]) -> int:

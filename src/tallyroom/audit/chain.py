@@ -16,7 +16,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.timezone import now as timezone_now
 
 from tallyroom.audit.models import GENESIS, AuditEntry, AuditHead
-from tallyroom.fastsql import insert_models
+from tallyroom.fastsql import insert_rows
 
 # object_type -> function(object_id) -> the row's state as JSON-able data, or None if it is gone.
 Serializer = Callable[[str], Any]
@@ -147,31 +147,22 @@ def audit_append_many(entries: list[PendingEntry], *, actor: str = SYSTEM, role:
     head = AuditHead.objects.select_for_update().get(id=1)
     created_at = timezone_now()
     seq, prev = head.seq, head.entry_hash
+    at = connection.ops.adapt_datetimefield_value(created_at)  # as the ORM would write it
     rows = []
     for item in entries:
         seq += 1
-        payload = json.loads(json.dumps(item.payload, default=str))
+        text = json.dumps(item.payload, default=str)
+        payload = json.loads(text)  # what the column reads back, and what the hash covers
         state_digest = digest(item.state)
         new_hash = entry_hash(
             seq, created_at, actor, role, item.action, item.object_type, item.object_id, payload, state_digest, prev
         )
+        # Plain rows, not model instances: a national count appends two million of them.
         rows.append(
-            AuditEntry(
-                seq=seq,
-                created_at=created_at,
-                actor=actor,
-                role=role,
-                action=item.action,
-                object_type=item.object_type,
-                object_id=item.object_id,
-                payload=payload,
-                state_digest=state_digest,
-                prev_hash=prev,
-                entry_hash=new_hash,
-            )
+            (seq, at, actor, role, item.action, item.object_type, item.object_id, text, state_digest, prev, new_hash)
         )
         prev = new_hash
-    insert_models(rows)
+    insert_rows(AuditEntry, _ENTRY_FIELDS, rows)
     AuditHead.objects.filter(id=1).update(seq=seq, entry_hash=prev)
 
 

@@ -207,8 +207,8 @@ def _store(
         )
         reports.append(report)
         form = ResultForm(
-            station=station,
-            contest=contest,
+            station_id=station.pk,  # ids, not instances: the related descriptors cost per form
+            contest_id=contest.pk,
             kind=kind,
             submitted_by=actor,
             state=FormState.QUARANTINED if report.failures else FormState.ACCEPTED,
@@ -225,9 +225,10 @@ def _store(
     flags: list[QuarantineFlag] = []
     for form, (_i, _s, contest, content, _k), report in zip(forms, fresh, reports, strict=True):
         ctx = contexts[contest.pk]
-        vote_rows.extend((form.pk, ctx.entity_ids[e], v) for e, v in content.votes.items())
+        pk = form.pk
+        vote_rows.extend((pk, ctx.entity_ids[e], v) for e, v in content.votes.items())
         pref_rows.extend(
-            (form.pk, ctx.candidate_ids[(e, p)], v)
+            (pk, ctx.candidate_ids[(e, p)], v)
             for e, by_position in content.preferences.items()
             for p, v in by_position.items()
             if v

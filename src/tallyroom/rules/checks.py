@@ -287,7 +287,8 @@ class _Run:
 
 
 def _missing(form: StationForm, *names: str) -> tuple[str, ...]:
-    return tuple(n for n in names if getattr(form, n) is None)
+    missing = [n for n in names if getattr(form, n) is None]
+    return tuple(missing) if missing else ()
 
 
 def _against(part: int, whole: int, limit: Fraction) -> int:
