@@ -176,3 +176,28 @@ def test_queries_grow_with_municipalities_not_stations(counted: Counted, django_
     # Two municipalities, five stations: a fixed number of queries per municipality.
     with django_assert_max_num_queries(2 + 2 * 11):
         export_bytes(counted.election, DataFormat.CSV)
+
+
+@pytest.mark.parametrize("fmt", [DataFormat.CSV, DataFormat.PREFERENCES])
+def test_csv_files_are_exactly_what_csv_writer_writes_for_their_rows(counted: Counted, fmt: DataFormat) -> None:
+    """The files are written a station's and a choice's fields at a time; names with commas, quotes
+    and line breaks must come out as csv.writer would quote them in a whole row."""
+    from tallyroom.elections.models import Candidate, PollingCentre
+
+    odd = "School Naim Frashëri\r\nnorth wing"  # a line break alone must be quoted too
+    PollingCentre.objects.filter(election=counted.election).update(name=odd)
+    Municipality.objects.filter(election=counted.election).update(name_en='Mitrovicë "North", e')
+    for candidate in Candidate.objects.filter(municipality__election=counted.election):
+        candidate.name = f"Arta\nKrasniqi {candidate.pk}"
+        candidate.save(update_fields=["name"])
+    data = export_bytes(counted.election, fmt)
+    records = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+    assert len(records) > 1 and len({len(r) for r in records}) == 1
+    if fmt == DataFormat.PREFERENCES:
+        assert all(r[records[0].index("candidate_name")].startswith("Arta\nKrasniqi ") for r in records[1:])
+    else:
+        assert {r[records[0].index("centre_name")] for r in records[1:]} == {odd}
+        assert {r[records[0].index("municipality_name")] for r in records[1:]} == {'Mitrovicë "North", e'}
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(records)
+    assert data == buffer.getvalue().encode("utf-8")
