@@ -26,7 +26,7 @@ class _Memo:
     # A few municipalities' reads (standings of every station): the snapshot visits a municipality's
     # pages in every language one after the other, so the last few are all it needs, and a national
     # snapshot (a thousand municipalities of a thousand stations) could not hold them all.
-    # One shelf per kind of answer (reads, pages), so that one kind never pushes out the other.
+    # One shelf per kind of answer (reads, pages, station pages), so one kind never pushes out another.
     recent: dict[str, OrderedDict[Hashable, Any]] = field(default_factory=dict)
 
 

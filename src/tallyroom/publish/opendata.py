@@ -166,12 +166,6 @@ def _frames(election: Election, municipality: Municipality | None) -> Iterator[M
         yield municipality_frame(muni, entities)
 
 
-def _csv_chunk(rows: list[list[Any]]) -> bytes:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
-    return buffer.getvalue().encode("utf-8")
-
-
 def _csv_fields(values: list[Any]) -> str:
     """Some of a record's fields, quoted as csv.writer quotes them, comma-separated, no line end.
 
@@ -191,7 +185,7 @@ def _cell(value: int | None) -> str:
 
 
 def _results_csv(election: Election, municipality: Municipality | None) -> Iterator[bytes]:
-    yield _csv_chunk([list(CSV_COLUMNS)])
+    yield (_csv_fields(list(CSV_COLUMNS)) + "\r\n").encode("utf-8")
     for frame in _frames(election, municipality):
         votes = municipality_votes(frame)
         lines: list[str] = []
@@ -249,7 +243,7 @@ def _station_lines(
 
 
 def _preferences_csv(election: Election, municipality: Municipality | None) -> Iterator[bytes]:
-    yield _csv_chunk([list(PREFERENCE_COLUMNS)])
+    yield (_csv_fields(list(PREFERENCE_COLUMNS)) + "\r\n").encode("utf-8")
     for frame in _frames(election, municipality):
         prefs = municipality_preferences(frame)
         lines: list[str] = []

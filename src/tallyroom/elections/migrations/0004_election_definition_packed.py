@@ -1,14 +1,11 @@
 """The stored definition becomes its canonical JSON, zlib-compressed (`definition.definition_pack`):
 the same digest as before, a tenth of the size, and no ~100 MB JSON value for the server to parse."""
 
-import json
-import zlib
-
 from django.db import migrations, models
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.state import StateApps
 
-from tallyroom.elections.definition import definition_pack
+from tallyroom.elections.definition import definition_pack, definition_unpack
 
 
 def pack(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
@@ -21,7 +18,7 @@ def pack(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
 def unpack(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     Election = apps.get_model("elections", "Election")
     for election in Election.objects.all().iterator(chunk_size=1):
-        election.definition = json.loads(zlib.decompress(election.definition_packed))
+        election.definition = definition_unpack(election.definition_packed)
         election.save(update_fields=["definition"])
 
 
