@@ -84,3 +84,22 @@ def _partial(cursor: object, name: str) -> bool:
     cursor.execute("SELECT indpred IS NOT NULL FROM pg_index WHERE indexrelid = %s::regclass", [name])  # type: ignore[attr-defined]
     row = cursor.fetchone()  # type: ignore[attr-defined]
     return bool(row and row[0])
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the production database's constraints")
+def test_the_database_checks_every_foreign_key_but_the_vote_rows() -> None:
+    """Only the references listed in UNCHECKED go without a database constraint, and no more."""
+    from tallyroom.results.models import UNCHECKED
+
+    unchecked = []
+    with connection.cursor() as cursor:
+        for model in _our_models():
+            found = connection.introspection.get_constraints(cursor, model._meta.db_table)
+            constrained = {c["columns"][0] for c in found.values() if c["foreign_key"]}
+            unchecked += [
+                (model._meta.label, f.name)
+                for f in model._meta.concrete_fields
+                if isinstance(f, models.ForeignKey) and f.column not in constrained
+            ]
+    assert set(unchecked) == UNCHECKED

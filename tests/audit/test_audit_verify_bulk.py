@@ -100,3 +100,17 @@ def test_changes_behind_the_chains_back_are_named_in_chain_order(busy: dict[str,
     assert [str(f) for f in found] == [
         f"entry #{seq}: {what} was changed outside Tallyroom since this entry" for seq, what in expected
     ]
+
+
+def test_rows_whose_form_or_choice_is_not_there_are_named(busy: dict[str, int]) -> None:
+    """The database does not check the vote rows' references (results.models.UNCHECKED); verify does."""
+    assert list(chain.verify()) == []
+    missing = 10**9
+    ResultVote.objects.create(form_id=busy["form"], entity_id=missing, votes=5)
+    ResultPreference.objects.create(form_id=missing, candidate_id=missing, votes=7)
+    ResultPreference.objects.create(form_id=missing, candidate_id=missing + 1, votes=1)
+    assert [str(f) for f in chain.verify()] == [
+        "vote rows whose entity is not there: 1 (written or removed outside Tallyroom)",
+        "preference rows whose form is not there: 2 (written or removed outside Tallyroom)",
+        "preference rows whose candidate is not there: 2 (written or removed outside Tallyroom)",
+    ]

@@ -9,11 +9,21 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tallyroom.audit.chain import verify
-from tallyroom.elections.models import Contest, Election
+from tallyroom.elections.models import Contest, Election, PollingStation
 from tallyroom.results.bulk import BulkItem, result_forms_submit_bulk
-from tallyroom.results.models import ContestTally, FormKind, FormState, ResultForm, ResultVote, TallyVote
+from tallyroom.results.models import (
+    ContestTally,
+    FormKind,
+    FormState,
+    ResultForm,
+    ResultVote,
+    TallyPreference,
+    TallyVote,
+)
 from tallyroom.results.tally import tally_recompute
 from tests.conftest import db_counts
 from tests.results.conftest import clean_content
@@ -127,3 +137,40 @@ def test_the_api_takes_the_documented_10000_forms_in_one_request(small_election:
     assert answer["outcomes"] == {"rejected": MAX_BATCH}
     assert answer["items"][-1]["problems"] == [f"unknown station 'X{MAX_BATCH - 1:05d}/01R'"]
     assert db_counts() == before
+
+
+REGISTERED = {A: 812, B: 640, C: 905}
+NO_COUNTS = ("signatures", "ballots_received", "ballots_used", "ballots_unused", "ballots_spoiled")
+ballot = st.tuples(
+    st.sampled_from([A, B, C]),
+    st.sampled_from([FormKind.PRELIMINARY, FormKind.OFFICIAL]),
+    st.fixed_dictionaries({"BLUE": st.integers(0, 400), "GREEN": st.integers(0, 400)}),
+    st.integers(0, 30),  # invalid
+    st.booleans(),  # the ballot counts left off the form
+    st.integers(0, 60),  # preference votes for BLUE's first candidate
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(forms=st.lists(ballot, min_size=1, max_size=8), central=st.booleans())
+def test_the_totals_a_batch_adds_are_what_the_database_sums(
+    small_election: Election, forms: list[tuple[Any, ...]], central: bool
+) -> None:
+    """The bulk path sums its forms' totals in Python (TallyDelta); the full recomputation sums the
+    stored rows in SQL. Central counting units (no roll), official forms replacing preliminary ones,
+    forms without ballot counts, held forms: the two must agree."""
+    ResultForm.objects.all().delete()
+    for model in (ContestTally, TallyVote, TallyPreference):
+        model.objects.all().delete()
+    PollingStation.objects.filter(code=C).update(kind="central" if central else "regular")
+    items = []
+    for code, kind, votes, invalid, no_counts, prefs in forms:
+        body = clean_content(votes, invalid=invalid, registered=REGISTERED[code]).as_dict()
+        body["preferences"] = {"BLUE": {"1": min(prefs, votes["BLUE"])}} if votes["BLUE"] else {}
+        if no_counts:
+            body |= dict.fromkeys(NO_COUNTS)
+        items.append(BulkItem(code, "assembly", body, kind=kind))
+    half = len(items) // 2
+    submit(small_election, *items[:half])
+    submit(small_election, *items[half:])
+    assert tally_recompute() == []

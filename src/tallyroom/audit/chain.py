@@ -27,6 +27,17 @@ _BULK: dict[str, BulkSerializer] = {}
 SYSTEM = "system"
 
 
+# A check of rows the chain does not name one by one (rows whose parent is gone): yields what it found.
+RowCheck = Callable[[], Iterable[str]]
+_ROW_CHECKS: list[RowCheck] = []
+
+
+def register_row_check(check: RowCheck) -> None:
+    """Add a check that `audit verify` runs after the data (done once, at app start)."""
+    if check not in _ROW_CHECKS:
+        _ROW_CHECKS.append(check)
+
+
 def register(object_type: str, serializer: Serializer, many: BulkSerializer | None = None) -> None:
     """Declare how to read the current state of an audited kind of row (done once, at app start).
     `many` reads a batch of rows and must agree with `serializer`; without it, `audit verify`
@@ -263,3 +274,5 @@ def verify(batch: int = 5000) -> Iterator[Finding]:
                 None, f"the chain ends at #{expected_seq - 1} but its head says #{head_seq}: entries were removed"
             )
         yield from _check_data(batch)
+        for check in _ROW_CHECKS:
+            yield from (Finding(None, message) for message in check())

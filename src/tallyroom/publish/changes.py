@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from django.db.models import Model, QuerySet
 
 from tallyroom.audit.models import AuditEntry
-from tallyroom.elections.models import Contest, Municipality
+from tallyroom.elections.models import Contest, Municipality, PollingStation
 from tallyroom.polling.models import Incident, StationEvent, TurnoutReport
 from tallyroom.publish.models import MunicipalityChange
 from tallyroom.results.models import Annulment, Certification, ResultForm
@@ -120,9 +120,9 @@ def _places_of(object_type: str, ids: list[int]) -> dict[int, set[tuple[int, int
                 out[batch_id].add((municipality_id, station_id))
         return out
     model, municipality, station = _LOOKUPS[object_type]
-    qs = model._default_manager.filter(pk__in=ids)
+    qs = model._default_manager.filter(pk__any=ids)
     if station is None:
-        for pk, municipality_id in qs.values_list("pk", municipality).distinct():
+        for pk, municipality_id in qs.order_by().values_list("pk", municipality).distinct():
             out[pk].add((municipality_id, WHOLE))
         return out
     for pk, municipality_id, station_id in _values(qs, "pk", municipality, station):
@@ -131,7 +131,16 @@ def _places_of(object_type: str, ids: list[int]) -> dict[int, set[tuple[int, int
 
 
 def _values(qs: QuerySet[Model], key: str, municipality: str, station: str) -> Iterable[tuple[int, int, int | None]]:
-    return qs.values_list(key, municipality, station).distinct()
+    if municipality != "station__municipality_id":
+        return qs.order_by().values_list(key, municipality, station).distinct()
+    # The station's municipality in a second query, not a join: for a chunk of a full snapshot's
+    # forms PostgreSQL chose to hash the whole station table (a million rows) once per chunk.
+    rows = set(qs.order_by().values_list(key, station))
+    stations = {s for _, s in rows}
+    where = dict(
+        PollingStation.objects.filter(pk__any=sorted(stations)).order_by().values_list("pk", "municipality_id")
+    )
+    return [(pk, where[s], s) for pk, s in rows if s in where]
 
 
 def _chunks(items: list[tuple[int, int, dt.datetime]]) -> Iterable[list[tuple[int, int, dt.datetime]]]:

@@ -10,7 +10,7 @@ class ResultsConfig(AppConfig):
 
     def ready(self) -> None:
         from tallyroom import fastsql  # noqa: F401 - registers the `__any` lookup
-        from tallyroom.audit.chain import register
+        from tallyroom.audit.chain import register, register_row_check
         from tallyroom.results import audit
 
         register("result_form", audit.form_state, audit.form_states)
@@ -18,3 +18,4 @@ class ResultsConfig(AppConfig):
         register("annulment", audit.annulment_state)
         register("complaint", audit.complaint_state)
         register("certification", audit.certification_state)
+        register_row_check(audit.orphan_rows)

@@ -16,7 +16,7 @@ from django.db import transaction
 from tallyroom.audit.chain import PendingEntry, audit_append_many
 from tallyroom.elections.definition import Problem
 from tallyroom.elections.models import Contest, Election, PollingStation, Round
-from tallyroom.fastsql import insert_models, insert_rows
+from tallyroom.fastsql import constraints_immediate, insert_int_rows, insert_models
 from tallyroom.results.audit import form_audit_state
 from tallyroom.results.content import Ballot, FormContent, ballot_of, parse_content, station_registered
 from tallyroom.results.errors import ResultsError, ResultsErrorCode
@@ -30,7 +30,7 @@ from tallyroom.results.models import (
     ResultVote,
 )
 from tallyroom.results.services import FORM_TYPE, _candidate_ids, _entity_ids, check_config, copy_counts
-from tallyroom.results.tally import tally_apply, tally_lock
+from tallyroom.results.tally import TallyDelta, tally_add, tally_apply, tally_lock
 from tallyroom.rules.checks import check_form
 
 MAX_BATCH = 10_000
@@ -102,6 +102,7 @@ def result_forms_submit_bulk(
     if not wanted:
         return outcomes
     with transaction.atomic():
+        constraints_immediate()
         tally_lock(sorted({c.pk for _, _, c, _, _ in wanted}))
         # A repeat vote is locked with the contest whose results it completes.
         parents = {
@@ -223,16 +224,21 @@ def _store(
     vote_rows: list[tuple[int, int, int]] = []
     pref_rows: list[tuple[int, int, int]] = []
     flags: list[QuarantineFlag] = []
-    for form, (_i, _s, contest, content, _k), report in zip(forms, fresh, reports, strict=True):
+    delta = TallyDelta()
+    for form, (_i, station, contest, content, _k), report in zip(forms, fresh, reports, strict=True):
         ctx = contexts[contest.pk]
         pk = form.pk
-        vote_rows.extend((pk, ctx.entity_ids[e], v) for e, v in content.votes.items())
-        pref_rows.extend(
-            (pk, ctx.candidate_ids[(e, p)], v)
+        votes = [(ctx.entity_ids[e], v) for e, v in content.votes.items()]
+        prefs = [
+            (ctx.candidate_ids[(e, p)], v)
             for e, by_position in content.preferences.items()
             for p, v in by_position.items()
             if v
-        )
+        ]
+        vote_rows.extend((pk, choice, v) for choice, v in votes)
+        pref_rows.extend((pk, choice, v) for choice, v in prefs)
+        if form.counted:
+            delta.add(form, station_registered(station), votes, prefs)
         flags.extend(
             QuarantineFlag(
                 form=form,
@@ -248,10 +254,10 @@ def _store(
             )
             for f in report.failures
         )
-    insert_rows(ResultVote, ("form", "entity", "votes"), vote_rows)
-    insert_rows(ResultPreference, ("form", "candidate", "votes"), pref_rows)
+    insert_int_rows(ResultVote, ("form", "entity", "votes"), vote_rows)
+    insert_int_rows(ResultPreference, ("form", "candidate", "votes"), pref_rows)
     QuarantineFlag.objects.bulk_create(flags, batch_size=5000)
-    tally_apply([f.pk for f in forms if f.counted], +1)
+    tally_add(delta)
     audit_append_many(
         [
             PendingEntry(
