@@ -1,5 +1,6 @@
 """A snapshot reads each municipality's standings, and builds its pages, once for all its pages in
-every language, and keeps only the last few municipalities' reads (a national snapshot could not hold them all)."""
+every language, and keeps only the last few municipalities' reads (a national snapshot could not hold them all);
+it reads the election's counts once for the election-wide pages."""
 
 from __future__ import annotations
 
@@ -46,6 +47,14 @@ def test_each_municipality_is_read_once_and_few_are_kept(
         return build_stations(election, municipality, station_ids)
 
     monkeypatch.setattr(selectors, "_station_pages", counting_stations)
+    counted: list[int] = []
+    read_counts = selectors._counted_read
+
+    def counting_counts(election: Any) -> Any:
+        counted.append(election.pk)
+        return read_counts(election)
+
+    monkeypatch.setattr(selectors, "_counted_read", counting_counts)
     written = snapshot_write(tmp_path / "snap")
     municipalities = sorted(Municipality.objects.values_list("pk", flat=True))
     assert len(languages()) == 3 and written.rendered > 3 * len(municipalities)
@@ -55,3 +64,5 @@ def test_each_municipality_is_read_once_and_few_are_kept(
     # language's bytes against the live page's, built afresh).
     assert sorted(built) == municipalities
     assert sorted(station_builds) == municipalities  # and its station pages' (each has stations)
+    # The election's counts, once for the home and election pages in every language.
+    assert counted == [small_election.pk]

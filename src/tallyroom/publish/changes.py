@@ -72,37 +72,59 @@ class Changes:
 
 
 def changes_between(after_seq: int, upto_seq: int) -> Changes:
-    """Read audit entries (after_seq, upto_seq] and map each to the municipalities it touches."""
+    """Read audit entries (after_seq, upto_seq] and map each to the municipalities it touches.
+
+    Entries are read without their times, and only the few times the answer names are read at the
+    end: a full snapshot's range is every form's entry (2,000,000 at national scale), and parsing
+    their timestamps was half of this step."""
     changes = Changes()
-    pending: dict[str, list[tuple[int, int, dt.datetime]]] = defaultdict(list)
+    touched: dict[int, int] = {}  # municipality id -> latest seq
+    everything_seq: int | None = None
+    latest_seq: int | None = None
+    pending: dict[str, list[tuple[int, int]]] = defaultdict(list)
     rows = (
         AuditEntry.objects.filter(seq__gt=after_seq, seq__lte=upto_seq)
         .order_by("seq")
-        .values_list("seq", "created_at", "object_type", "object_id")
+        .values_list("seq", "object_type", "object_id")
     )
-    for seq, when, object_type, object_id in rows.iterator(chunk_size=CHUNK):
+    for seq, object_type, object_id in rows.iterator(chunk_size=CHUNK):
         if object_type in PRIVATE:
             continue
-        changes.public = True
-        changes.latest = when
+        latest_seq = seq
         if object_type == "polling_batch" or (object_type in _LOOKUPS and object_id.isdigit()):
-            pending[object_type].append((int(object_id), seq, when))
+            pending[object_type].append((int(object_id), seq))
         else:
-            changes.everything, changes.everything_at = True, (seq, when)
+            everything_seq = seq
     for object_type, items in pending.items():
-        for chunk in _chunks(items):
-            where = _places_of(object_type, [i for i, _, _ in chunk])
-            for pk, at_seq, at in chunk:
-                if pk not in where and object_type != "polling_batch":  # gone: where it was is unknown
-                    changes.everything = True
-                    changes.everything_at = max(changes.everything_at or (at_seq, at), (at_seq, at))
-                for municipality_id, station_id in where.get(pk, set()):
-                    changes.touch(municipality_id, at_seq, at)
-                    if station_id == WHOLE:
-                        changes.whole.add(municipality_id)
-                    elif station_id is not None:  # None: a row of the municipality's page alone
-                        changes.stations.add(station_id)
+        gone = _place(changes, touched, object_type, items)
+        if gone is not None:
+            everything_seq = max(everything_seq or gone, gone)
+    named = {*touched.values(), *(s for s in (everything_seq, latest_seq) if s is not None)}
+    times = dict(AuditEntry.objects.filter(seq__in=named).values_list("seq", "created_at"))
+    changes.municipalities = {m: (seq, times[seq]) for m, seq in touched.items()}
+    if everything_seq is not None:
+        changes.everything, changes.everything_at = True, (everything_seq, times[everything_seq])
+    if latest_seq is not None:
+        changes.public, changes.latest = True, times[latest_seq]
     return changes
+
+
+def _place(changes: Changes, touched: dict[int, int], object_type: str, items: list[tuple[int, int]]) -> int | None:
+    """Mark where each (row id, seq) of one kind shows; the latest seq of a row that is gone, if any."""
+    gone: int | None = None
+    for chunk in _chunks(items):
+        where = _places_of(object_type, [i for i, _ in chunk])
+        for pk, at_seq in chunk:
+            if pk not in where and object_type != "polling_batch":  # gone: where it was is unknown
+                gone = max(gone or at_seq, at_seq)
+            for municipality_id, station_id in where.get(pk, set()):
+                if touched.get(municipality_id, -1) < at_seq:
+                    touched[municipality_id] = at_seq
+                if station_id == WHOLE:
+                    changes.whole.add(municipality_id)
+                elif station_id is not None:  # None: a row of the municipality's page alone
+                    changes.stations.add(station_id)
+    return gone
 
 
 def _places_of(object_type: str, ids: list[int]) -> dict[int, set[tuple[int, int | None]]]:
@@ -143,7 +165,7 @@ def _values(qs: QuerySet[Model], key: str, municipality: str, station: str) -> I
     return [(pk, where[s], s) for pk, s in rows if s in where]
 
 
-def _chunks(items: list[tuple[int, int, dt.datetime]]) -> Iterable[list[tuple[int, int, dt.datetime]]]:
+def _chunks(items: list[tuple[int, int]]) -> Iterable[list[tuple[int, int]]]:
     for start in range(0, len(items), CHUNK):
         yield items[start : start + CHUNK]
 

@@ -257,6 +257,12 @@ class _Counted:
 
 
 def _counted_load(election: Election) -> _Counted:
+    """Read once per snapshot: the home page and the election page ask for it in every language, and at
+    a million stations each read takes seconds."""
+    return remembered(("counted", election.pk), lambda: _counted_read(election), shelf="counts")
+
+
+def _counted_read(election: Election) -> _Counted:
     contests = st.contests_load(round__election=election)
     return _Counted(contests, st.counts_load(election, contests), st.certified_load(contests))
 
