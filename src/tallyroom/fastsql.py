@@ -51,22 +51,19 @@ def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Iterabl
         return len(batch)
 
 
-def insert_int_rows(model: type[models.Model], columns: Sequence[str], rows: Sequence[tuple[int, ...]]) -> int:
-    """`insert_rows` for rows of plain integers (the vote rows: tens of millions at national
-    scale). On PostgreSQL the COPY text is written in chunks: an integer needs no quoting, and
-    psycopg's per-row `write_row` was a twentieth of the bulk path's time."""
+def insert_int_rows(
+    model: type[models.Model], columns: tuple[str, str, str], rows: Sequence[tuple[int, int, int]]
+) -> int:
+    """`insert_rows` for the vote rows (form, choice, votes): tens of millions at national scale. On
+    PostgreSQL the COPY text is written in chunks: an integer needs no quoting, and psycopg's
+    per-row `write_row` was a twentieth of the bulk path's time."""
     if connection.vendor != "postgresql":
         return insert_rows(model, columns, rows)
     table = connection.ops.quote_name(model._meta.db_table)
     quoted = ", ".join(connection.ops.quote_name(_column(model, c)) for c in columns)
-    line = "\t".join(["%d"] * len(columns)) + "\n"
     with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
         for start in range(0, len(rows), 20_000):
-            chunk = rows[start : start + 20_000]
-            if len(columns) == 3:  # the vote rows (form, choice, votes): an f-string is twice as fast as %
-                copy.write("".join([f"{a}\t{b}\t{c}\n" for a, b, c in chunk]))
-            else:
-                copy.write("".join([line % row for row in chunk]))
+            copy.write("".join([f"{a}\t{b}\t{c}\n" for a, b, c in rows[start : start + 20_000]]))
     return len(rows)
 
 
@@ -128,6 +125,20 @@ def insert_models(objs: Sequence[models.Model]) -> None:
         obj._state.db = connection.alias
 
 
+def _add_from(model: type[models.Model], keys: Mapping[str, str], values: Mapping[str, str], added: str) -> str:
+    """`UPDATE model SET f = f + <added> ... FROM ({source}) AS s WHERE key = s.alias ...`, with the
+    source left as `{source}`. `keys` and `values` map the model's fields to the source's columns;
+    `added` is the amount for a value column `{}`."""
+    qn = connection.ops.quote_name
+    table = qn(model._meta.db_table)
+    sets = ", ".join(
+        f"{qn(_column(model, f))} = {table}.{qn(_column(model, f))} + " + added.format(f"s.{qn(alias)}")
+        for f, alias in values.items()
+    )
+    where = " AND ".join(f"{table}.{qn(_column(model, f))} = s.{qn(alias)}" for f, alias in keys.items())
+    return f"UPDATE {table} SET {sets} FROM ({{source}}) AS s WHERE {where}"  # noqa: S608 - names from models
+
+
 def add_sums(
     model: type[models.Model],
     keys: Mapping[str, str],
@@ -141,48 +152,35 @@ def add_sums(
     `keys` and `values` map the model's fields to the source's output names. The caller holds the
     rows' locks; rows the source does not name are left alone, as are source rows with no target.
     """
-    qn = connection.ops.quote_name
-    table = qn(model._meta.db_table)
     inner, params = source.query.get_compiler(connection=connection).as_sql()
-    sets = ", ".join(
-        f"{qn(_column(model, f))} = {table}.{qn(_column(model, f))} + %s * COALESCE(s.{qn(alias)}, 0)"
-        for f, alias in values.items()
-    )
-    where = " AND ".join(f"{table}.{qn(_column(model, f))} = s.{qn(alias)}" for f, alias in keys.items())
+    sql = _add_from(model, keys, values, "%s * COALESCE({}, 0)").format(source=inner)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET {sets} FROM ({inner}) AS s WHERE {where}",  # noqa: S608 - names from models
-            [*([sign] * len(values)), *params],
-        )
+        cursor.execute(sql, [*([sign] * len(values)), *params])
 
 
 def add_rows(
     model: type[models.Model], keys: Sequence[str], values: Sequence[str], rows: Sequence[Sequence[int]]
 ) -> None:
     """Add integer rows (the key fields' values, then the value fields') to the matching rows of
-    `model`, in one `UPDATE ... FROM` per chunk; rows with no target are left out, as in `add_sums`."""
+    `model`, as `add_sums` adds a query's sums: one `UPDATE ... FROM` (per chunk of 500 on SQLite)."""
     if not rows:
         return
-    qn = connection.ops.quote_name
-    table = qn(model._meta.db_table)
     names = [f"c{i}" for i in range(len(keys) + len(values))]
-    sets = ", ".join(
-        f"{qn(_column(model, f))} = {table}.{qn(_column(model, f))} + s.{name}"
-        for f, name in zip(values, names[len(keys) :], strict=True)
-    )
-    where = " AND ".join(f"{table}.{qn(_column(model, f))} = s.{name}" for f, name in zip(keys, names, strict=False))
+    columns_of = dict(zip(values, names[len(keys) :], strict=True))
+    sql = _add_from(model, dict(zip(keys, names, strict=False)), columns_of, "{}")
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":  # one array per column, whatever the number of rows
             arrays = ", ".join(["%s::bigint[]"] * len(names))
-            sql = f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS s({', '.join(names)}) WHERE {where}"  # noqa: S608 - names from models
-            cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)])
+            source = f"SELECT * FROM unnest({arrays}) AS u({', '.join(names)})"  # noqa: S608 - placeholders
+            cursor.execute(sql.format(source=source), [list(column) for column in zip(*rows, strict=True)])
             return
+        # SQLite names a VALUES list's columns column1, column2, ...
+        columns = ", ".join(f"column{i + 1} AS {name}" for i, name in enumerate(names))
         one = "(" + ", ".join(["%s"] * len(names)) + ")"
         for start in range(0, len(rows), 500):
             chunk = rows[start : start + 500]
-            values_sql = ", ".join([one] * len(chunk))
-            sql = f"WITH s({', '.join(names)}) AS (VALUES {values_sql}) UPDATE {table} SET {sets} FROM s WHERE {where}"  # noqa: S608 - names from models
-            cursor.execute(sql, [v for row in chunk for v in row])
+            source = f"SELECT {columns} FROM (VALUES {', '.join([one] * len(chunk))})"  # noqa: S608 - placeholders
+            cursor.execute(sql.format(source=source), [v for row in chunk for v in row])
 
 
 @models.Field.register_lookup

@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from django.db.models import Exists, Model, OuterRef
+from django.apps import apps
+from django.db.models import Exists, OuterRef
 
 from tallyroom.elections.models import Candidate, Contest, PoliticalEntity
 from tallyroom.results.content import FormContent
 from tallyroom.results.models import (
     COUNT_FIELDS,
+    UNCHECKED,
     Annulment,
     Certification,
     Complaint,
@@ -94,21 +96,22 @@ def form_states(ids: list[str]) -> dict[str, Any]:
     return out
 
 
+# How `orphan_rows` names each table whose references the database does not check.
+_ROWS = {"results.ResultVote": "vote rows", "results.ResultPreference": "preference rows"}
+
+
 def orphan_rows() -> Iterator[str]:
     """Vote and preference rows whose form or choice is not there. The database does not check these
     references (models.UNCHECKED), and the chain names forms, not their rows, so `audit verify`
     looks for such rows itself: one anti-join per reference."""
-    references: list[tuple[type[Model], str, str, type[Model]]] = [
-        (ResultVote, "vote rows", "form", ResultForm),
-        (ResultVote, "vote rows", "entity", PoliticalEntity),
-        (ResultPreference, "preference rows", "form", ResultForm),
-        (ResultPreference, "preference rows", "candidate", Candidate),
-    ]
-    for model, rows, field, parent in references:
+    for label, field in UNCHECKED:
+        model = apps.get_model(label)
+        parent = model._meta.get_field(field).related_model
+        assert parent is not None and not isinstance(parent, str)  # noqa: S101 - a foreign key's model
         there = parent._default_manager.filter(pk=OuterRef(f"{field}_id"))
         gone = model._default_manager.filter(~Exists(there)).count()
         if gone:
-            yield f"{rows} whose {field} is not there: {gone:,} (written or removed outside Tallyroom)"
+            yield f"{_ROWS[label]} whose {field} is not there: {gone:,} (written or removed outside Tallyroom)"
 
 
 def contest_state(pk: str) -> Any:
