@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 
-from tallyroom.elections.models import Election, Municipality, PollingStation
+from tallyroom.elections.models import Election, Municipality, PollingCentre, PollingStation
 
 
 def election_list() -> QuerySet[Election]:
@@ -47,3 +49,14 @@ def station_list(municipality: Municipality, search: str | None = None) -> Query
     if search:
         qs = qs.filter(Q(code__icontains=search) | Q(centre__name__icontains=search))
     return qs.order_by("code")
+
+
+def station_rows(municipality_id: int, *fields: str) -> list[tuple[Any, ...]]:
+    """A municipality's stations in code order: `fields` of each, then its centre's code and name (None
+    for a station without a centre). The centres are read apart, by municipality (a station's centre is
+    always of its municipality): joined, PostgreSQL hashed every centre of a national election (a
+    quarter of a million) for one municipality's thousand stations, 28 ms a read against 2."""
+    centres = PollingCentre.objects.filter(municipality_id=municipality_id).values_list("pk", "code", "name")
+    where = {pk: (code, name) for pk, code, name in centres}
+    rows = PollingStation.objects.filter(municipality_id=municipality_id).order_by("code")
+    return [(*row[:-1], *where.get(row[-1], (None, None))) for row in rows.values_list(*fields, "centre_id")]

@@ -11,20 +11,16 @@ everything, which is slow but never stale.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db.models import Model, QuerySet
+from django.db import connection
+from django.db.models import F, Max, Model, QuerySet
 
 from tallyroom.audit.models import AuditEntry
-from tallyroom.elections.models import Contest, Municipality, PollingStation
+from tallyroom.elections.models import Contest, Municipality
 from tallyroom.polling.models import Incident, StationEvent, TurnoutReport
 from tallyroom.publish.models import MunicipalityChange
 from tallyroom.results.models import Annulment, Certification, ResultForm
-
-CHUNK = 5000
-WHOLE = 0  # in place of a station id: the row shows on every station page of its municipality
 
 # object_type -> (model, the lookup from that model to its municipality's id, and to its station's id:
 # None when the row is about the whole municipality, so every station page shows it)
@@ -71,32 +67,32 @@ class Changes:
             self.municipalities[municipality_id] = (seq, when)
 
 
-def changes_between(after_seq: int, upto_seq: int) -> Changes:
-    """Read audit entries (after_seq, upto_seq] and map each to the municipalities it touches.
+def changes_between(after_seq: int, upto_seq: int, *, stations: bool = True) -> Changes:
+    """Map audit entries (after_seq, upto_seq] to the municipalities (and, with `stations`, the station
+    pages) they touch.
 
-    Entries are read without their times, and only the few times the answer names are read at the
-    end: a full snapshot's range is every form's entry (2,000,000 at national scale), and parsing
-    their timestamps was half of this step."""
+    The database does the mapping: one query for the kinds of entries in the range, then for each kind
+    a join from the entries to their rows and on to the municipality, grouped. A full snapshot's range
+    is every form's entry (2,000,000 at national scale), which read into Python and sent back in
+    chunks of ids took most of a minute. A snapshot from scratch renders every page, so it asks for
+    municipalities only (`stations=False`): at national scale that is a thousand groups, not a million."""
     changes = Changes()
     touched: dict[int, int] = {}  # municipality id -> latest seq
     everything_seq: int | None = None
     latest_seq: int | None = None
-    pending: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    rows = (
+    kinds = (
         AuditEntry.objects.filter(seq__gt=after_seq, seq__lte=upto_seq)
-        .order_by("seq")
-        .values_list("seq", "object_type", "object_id")
+        .exclude(object_type__in=PRIVATE)
+        .order_by()
+        .values_list("object_type")
+        .annotate(latest=Max("seq"))
     )
-    for seq, object_type, object_id in rows.iterator(chunk_size=CHUNK):
-        if object_type in PRIVATE:
+    for object_type, seq in kinds:
+        latest_seq = max(latest_seq or seq, seq)
+        if object_type != "polling_batch" and object_type not in _LOOKUPS:
+            everything_seq = max(everything_seq or seq, seq)
             continue
-        latest_seq = seq
-        if object_type == "polling_batch" or (object_type in _LOOKUPS and object_id.isdigit()):
-            pending[object_type].append((int(object_id), seq))
-        else:
-            everything_seq = seq
-    for object_type, items in pending.items():
-        gone = _place(changes, touched, object_type, items)
+        gone = _place(changes, touched, object_type, (after_seq, upto_seq), stations=stations)
         if gone is not None:
             everything_seq = max(everything_seq or gone, gone)
     named = {*touched.values(), *(s for s in (everything_seq, latest_seq) if s is not None)}
@@ -109,65 +105,71 @@ def changes_between(after_seq: int, upto_seq: int) -> Changes:
     return changes
 
 
-def _place(changes: Changes, touched: dict[int, int], object_type: str, items: list[tuple[int, int]]) -> int | None:
-    """Mark where each (row id, seq) of one kind shows; the latest seq of a row that is gone, if any."""
+def _place(
+    changes: Changes, touched: dict[int, int], object_type: str, span: tuple[int, int], *, stations: bool
+) -> int | None:
+    """Mark where the kind's entries in `span` show; the latest seq of an entry whose row is gone (or
+    whose id is not a row's), if any: where it was is unknown."""
+    # (rows, the entry's id in them, the lookup to their municipality, to their station or None)
+    sources: list[tuple[QuerySet[Model], str, str, str | None]]
+    whole = False  # a row about the whole municipality: every station page shows it
+    batch = object_type == "polling_batch"  # shows where its rows are: a batch of none shows nowhere
+    if batch:
+        sources = [
+            (model._default_manager.all(), "batch_id", "station__municipality_id", "station_id")
+            for model in (StationEvent, TurnoutReport)
+        ]
+    else:
+        model, municipality, station = _LOOKUPS[object_type]
+        sources = [(model._default_manager.all(), "pk", municipality, station)]
+        whole = station is None
     gone: int | None = None
-    for chunk in _chunks(items):
-        where = _places_of(object_type, [i for i, _ in chunk])
-        for pk, at_seq in chunk:
-            if pk not in where and object_type != "polling_batch":  # gone: where it was is unknown
-                gone = max(gone or at_seq, at_seq)
-            for municipality_id, station_id in where.get(pk, set()):
-                if touched.get(municipality_id, -1) < at_seq:
-                    touched[municipality_id] = at_seq
-                if station_id == WHOLE:
-                    changes.whole.add(municipality_id)
-                elif station_id is not None:  # None: a row of the municipality's page alone
-                    changes.stations.add(station_id)
+    for qs, key, municipality, station in sources:
+        for municipality_id, station_id, seq in _grouped(
+            qs, key, municipality, station if stations else None, object_type, span
+        ):
+            if municipality_id is None:  # no row: gone, or not a row's id (a batch of none: nowhere)
+                gone = gone if batch else seq
+                continue
+            if touched.get(municipality_id, -1) < seq:
+                touched[municipality_id] = seq
+            if stations and whole:
+                changes.whole.add(municipality_id)
+            elif stations and station_id is not None:  # None: a row of the municipality's page alone
+                changes.stations.add(station_id)
     return gone
 
 
-def _places_of(object_type: str, ids: list[int]) -> dict[int, set[tuple[int, int | None]]]:
-    """Each row's (municipality id, its station's id, or WHOLE, or None when no station page shows it)."""
-    out: dict[int, set[tuple[int, int | None]]] = defaultdict(set)
-    if object_type == "polling_batch":
-        batched: list[QuerySet[Model]] = [
-            StationEvent.objects.filter(batch_id__in=ids),
-            TurnoutReport.objects.filter(batch_id__in=ids),
-        ]
-        for qs in batched:
-            for batch_id, municipality_id, station_id in _values(
-                qs, "batch_id", "station__municipality_id", "station_id"
-            ):
-                out[batch_id].add((municipality_id, station_id))
-        return out
-    model, municipality, station = _LOOKUPS[object_type]
-    qs = model._default_manager.filter(pk__any=ids)
-    if station is None:
-        for pk, municipality_id in qs.order_by().values_list("pk", municipality).distinct():
-            out[pk].add((municipality_id, WHOLE))
-        return out
-    for pk, municipality_id, station_id in _values(qs, "pk", municipality, station):
-        out[pk].add((municipality_id, station_id))
-    return out
-
-
-def _values(qs: QuerySet[Model], key: str, municipality: str, station: str) -> Iterable[tuple[int, int, int | None]]:
-    if municipality != "station__municipality_id":
-        return qs.order_by().values_list(key, municipality, station).distinct()
-    # The station's municipality in a second query, not a join: for a chunk of a full snapshot's
-    # forms PostgreSQL chose to hash the whole station table (a million rows) once per chunk.
-    rows = set(qs.order_by().values_list(key, station))
-    stations = {s for _, s in rows}
-    where = dict(
-        PollingStation.objects.filter(pk__any=sorted(stations)).order_by().values_list("pk", "municipality_id")
+def _entry_id() -> str:
+    """An entry's object id as a row id, or NULL where it is not a plain integer (never an error).
+    `ltrim` of the digits, not a pattern: the same test in both databases, and cheaper per entry."""
+    integer = "bigint" if connection.vendor == "postgresql" else "INTEGER"
+    return (
+        "CASE WHEN a.object_id <> '' AND length(a.object_id) <= 18 AND ltrim(a.object_id, '0123456789') = '' "
+        f"THEN CAST(a.object_id AS {integer}) END"
     )
-    return [(pk, where[s], s) for pk, s in rows if s in where]
 
 
-def _chunks(items: list[tuple[int, int]]) -> Iterable[list[tuple[int, int]]]:
-    for start in range(0, len(items), CHUNK):
-        yield items[start : start + CHUNK]
+def _grouped(
+    qs: QuerySet[Model], key: str, municipality: str, station: str | None, object_type: str, span: tuple[int, int]
+) -> list[tuple[int | None, int | None, int]]:
+    """(municipality id, station id or None, latest seq) of the kind's entries in `span`, by the rows
+    of `qs` they name (matched on `key`); entries that name no row come as one group of municipality
+    None. The rows' query comes from the ORM (its joins to the municipality), and the database
+    flattens it into the join."""
+    named = {"_key": F(key), "_m": F(municipality)}
+    if station is not None:
+        named["_s"] = F(station)
+    inner, params = qs.order_by().annotate(**named).values(*named).query.sql_with_params()
+    place = "r._m, r._s" if station is not None else "r._m, NULL"
+    entries = connection.ops.quote_name(AuditEntry._meta.db_table)
+    sql = (
+        f"SELECT {place}, MAX(a.seq) FROM {entries} a LEFT JOIN ({inner}) r ON r._key = {_entry_id()} "  # noqa: S608 - names from models
+        f"WHERE a.object_type = %s AND a.seq > %s AND a.seq <= %s GROUP BY {place.removesuffix(', NULL')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, object_type, *span])
+        return [(m, s, int(seq)) for m, s, seq in cursor.fetchall()]
 
 
 def municipality_changes_record(changes: Changes) -> None:

@@ -22,9 +22,9 @@ from tallyroom.elections.models import (
     Election,
     Municipality,
     PoliticalEntity,
-    PollingStation,
     Round,
 )
+from tallyroom.elections.selectors import station_rows
 from tallyroom.publish.memo import remembered
 from tallyroom.results.models import Annulment, Certification, FormState, ResultForm, ResultPreference, ResultVote
 
@@ -177,7 +177,7 @@ class _Reads:
 
 
 def municipality_frame(municipality: Municipality, entities: dict[int, Entity]) -> MunicipalityFrame:
-    """Everything but the votes, in nine queries; once for a municipality's data files in a snapshot."""
+    """Everything but the votes, in ten queries; once for a municipality's data files in a snapshot."""
     return remembered(("frame", municipality.pk), lambda: _frame_read(municipality, entities))
 
 
@@ -188,12 +188,7 @@ def _frame_read(municipality: Municipality, entities: dict[int, Entity]) -> Muni
         .defer("round__election__definition_packed")
         .order_by("round__date", "round__code", "kind")
     )
-    stations = [
-        Station(*row)
-        for row in PollingStation.objects.filter(municipality=municipality)
-        .order_by("code")
-        .values_list("pk", "code", "kind", "registered_voters", "centre__code", "centre__name")
-    ]
+    stations = [Station(*row) for row in station_rows(municipality.pk, "pk", "code", "kind", "registered_voters")]
     reads = _read(municipality, [c.pk for c in contests], entities)
     repeats: dict[int, list[Contest]] = defaultdict(list)
     for c in contests:

@@ -28,6 +28,7 @@ from tallyroom.elections.models import (
     PollingStation,
     Round,
 )
+from tallyroom.elections.selectors import station_rows
 from tallyroom.publish import standings as st
 from tallyroom.publish.changes import PRIVATE
 from tallyroom.publish.charts import colour_map
@@ -413,15 +414,12 @@ def _municipality_page(election: Election, municipality: Municipality) -> Munici
         if data.get("mayor", {}).get("status") == "runoff" or data.get("mayor", {}).get("runoff_contest"):
             result.runoff_round = runoff_rounds.get(c.id, fallback_runoff)
         results.append(result)
-    station_rows = (
-        PollingStation.objects.filter(municipality=municipality)
-        .order_by("code")
-        .values_list("pk", "code", "centre__code", "centre__name", "kind", "registered_voters")
-    )
     codes: dict[int, str] = {}
     lines = []
     tables = [loaded.table[c.id] for c in columns]
-    for pk, code, centre, centre_name, kind, registered in station_rows:
+    for pk, code, kind, registered, centre, centre_name in station_rows(
+        municipality.pk, "pk", "code", "kind", "registered_voters"
+    ):
         codes[pk] = code
         cells = [table.get(pk) or st.Standing() for table in tables]
         lines.append(StationLine(pk, code, station_slug(code), centre, centre_name, kind, registered, cells))
