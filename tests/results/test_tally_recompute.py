@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from typing import Any
 
@@ -9,23 +10,28 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, connections
 
-from tallyroom.elections.models import Election
+from tallyroom.elections.models import Candidate, Contest, Election, PollingStation, Round
 from tallyroom.elections.services import election_load
 from tallyroom.results import tally
 from tallyroom.results.bulk import BulkItem, result_forms_submit_bulk
-from tallyroom.results.models import TallyVote
+from tallyroom.results.decisions import annulment_decide
+from tallyroom.results.models import TallyPreference, TallyVote
+from tallyroom.results.services import result_form_submit
 from tests.results.conftest import clean_content
 
-A, C = "0101C/01R", "0102B/01R"
+A, B, C = "0101C/01R", "0101C/02D", "0102B/01R"
+DAY = dt.date(2025, 10, 26)
 
 
-def _form(votes: dict[str, int]) -> dict[str, Any]:
-    return {**clean_content(votes, registered=600).as_dict(), "preferences": {}}
+def _form(votes: dict[str, int], prefs: dict[str, dict[str, int]] | None = None) -> dict[str, Any]:
+    return {**clean_content(votes, registered=600).as_dict(), "preferences": prefs or {}}
 
 
-def _submit(election: Election, station: str, votes: dict[str, int]) -> None:
+def _submit(
+    election: Election, station: str, votes: dict[str, int], prefs: dict[str, dict[str, int]] | None = None
+) -> None:
     [outcome] = result_forms_submit_bulk(
-        election, [BulkItem(station, "assembly", _form(votes))], actor="t", role="admin"
+        election, [BulkItem(station, "assembly", _form(votes, prefs))], actor="t", role="admin"
     )
     assert outcome.status == "accepted", outcome
 
@@ -72,3 +78,43 @@ def test_fix_rewrites_a_tampered_tally(small_election: Election) -> None:
         "GREEN": 200,
     }
     assert tally.tally_recompute() == []
+
+
+@pytest.mark.django_db
+def test_a_candidates_preferences_are_checked_per_contest_across_a_repeat_vote(small_election: Election) -> None:
+    """A candidate's preference votes in the contest and in its repeat vote are two tallies: the check
+    sums them apart (the one query per candidate is only for candidates in a single contest)."""
+    assembly = Contest.objects.get(municipality__code="01", kind="assembly")
+    for code in (A, B):
+        _submit(small_election, code, {"BLUE": 300, "GREEN": 200}, {"BLUE": {"1": 120, "2": 30}})
+    repeat_round = Round.objects.create(election=small_election, code="R1-repeat", kind="repeat", date=DAY)
+    annulment_decide(
+        contest=assembly,
+        stations=[PollingStation.objects.get(code=B)],
+        legal_basis="LGE Art. 119",
+        reason="ballot boxes destroyed",
+        actor="cec",
+        role="admin",
+        repeat_round=repeat_round,
+    )
+    repeat = Contest.objects.get(parent=assembly)
+    result_form_submit(
+        station=PollingStation.objects.get(code=B),
+        contest=repeat,
+        content=clean_content({"BLUE": 250, "GREEN": 150}, prefs={"BLUE": {1: 90}}, registered=600),
+        actor="t",
+        role="admin",
+    )
+    first = Candidate.objects.get(
+        municipality=assembly.municipality, entity__code="BLUE", position=1, office=Candidate.Office.ASSEMBLY
+    )
+    rows = TallyPreference.objects.filter(candidate=first)
+    assert dict(rows.values_list("contest_id", "votes")) == {assembly.pk: 120, repeat.pk: 90}
+    assert tally.tally_recompute() == []
+    rows.filter(contest=repeat).update(votes=91)
+    [diff] = tally.tally_recompute()
+    assert (diff.contest_id, diff.running, diff.recomputed) == (repeat.pk, 91, 90)
+    rows.filter(contest=repeat).update(votes=90)
+    rows.filter(contest=assembly).update(votes=240)  # both stations' votes, as if the annulled still counted
+    [diff] = tally.tally_recompute()
+    assert (diff.contest_id, diff.running, diff.recomputed) == (assembly.pk, 240, 120)

@@ -72,7 +72,7 @@ def snapshot_publish(
         previous = current_snapshot(root)
         manifest = manifest_read(previous) if previous else {}  # read once: megabytes at national scale
         head, _ = chain_head()
-        changes = changes_between(_seq(manifest), head)
+        changes = changes_between(_seq(manifest), head, stations=previous is not None)  # else: all of them
         municipality_changes_record(changes)
         lagging = previous is not None and national and _national_seq(manifest) < _seq(manifest)
         newer = None if national else _newer_lagging(root, _national_seq(manifest) if previous else -1, head)
@@ -110,7 +110,7 @@ def lagging_refresh(root: Path | None = None) -> Path | None:
         head, _ = chain_head()
         stale = None
         if latest is not None:
-            changes = changes_between(lagging_read(latest)[0], head)
+            changes = changes_between(lagging_read(latest)[0], head, stations=False)  # no station pages
             if not changes.public:
                 return None
             stale = None if changes.everything else set(changes.municipalities)
@@ -148,7 +148,7 @@ def snapshot_publish_to(out: Path, *, actor: str = "system", workers: int = 1) -
         raise FileExistsError(f"{out} is not empty")
     if out.exists():
         out.rmdir()
-    changes = changes_between(0, chain_head()[0])
+    changes = changes_between(0, chain_head()[0], stations=False)
     municipality_changes_record(changes)
     written = snapshot_write(out, workers=workers)
     publication_record(written, actor=actor)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connections, transaction
-from django.db.models import Case, Count, F, Q, Sum, Value, When
+from django.db.models import Case, Count, F, Max, Min, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 
 from tallyroom.elections.models import Candidate, Contest
@@ -218,14 +218,28 @@ def _compare(ids: list[int], *, whole: bool) -> tuple[list[TallyDifference], dic
         ResultVote.objects.filter(**counted_rows).values("form__contest_id", "entity_id").annotate(total=Sum("votes"))
     ):
         fresh_votes[(row["form__contest_id"], row["entity_id"])] = row["total"]
-    fresh_prefs: dict[tuple[int, int], int] = defaultdict(int)
-    for row in (
-        ResultPreference.objects.filter(**counted_rows)
-        .values("form__contest_id", "candidate_id")
-        .annotate(total=Sum("votes"))
-    ):
-        fresh_prefs[(row["form__contest_id"], row["candidate_id"])] = row["total"]
-    return _differences(ids, fresh_totals, fresh_votes, fresh_prefs), fresh_totals
+    return _differences(ids, fresh_totals, fresh_votes, _fresh_preferences(counted_rows)), fresh_totals
+
+
+def _fresh_preferences(counted_rows: dict[str, Any]) -> dict[tuple[int, int], int]:
+    """Preference votes per (contest, candidate), summed per candidate with the lowest and highest
+    contest of its forms; only candidates whose forms span contests (a repeat vote) are summed again
+    per contest. Grouped by contest and candidate at once, PostgreSQL's statistics multiply the two
+    columns' distinct counts (2,000 contests by 34,000 candidates at national scale) and it plans for
+    tens of millions of groups in one process: 9 s against 5 s."""
+    fresh: dict[tuple[int, int], int] = defaultdict(int)
+    rows = ResultPreference.objects.filter(**counted_rows).values("candidate_id")
+    spread = []
+    for row in rows.annotate(total=Sum("votes"), low=Min("form__contest_id"), high=Max("form__contest_id")):
+        if row["low"] == row["high"]:
+            fresh[(row["low"], row["candidate_id"])] = row["total"]
+        else:
+            spread.append(row["candidate_id"])
+    if spread:
+        again = ResultPreference.objects.filter(**counted_rows, candidate_id__in=spread)
+        for row in again.values("form__contest_id", "candidate_id").annotate(total=Sum("votes")):
+            fresh[(row["form__contest_id"], row["candidate_id"])] = row["total"]
+    return fresh
 
 
 def _differences(
