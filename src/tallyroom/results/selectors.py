@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from collections.abc import Iterable
 from fractions import Fraction
 from typing import Any
 
@@ -42,18 +43,28 @@ def repeat_contests(contest: Contest) -> list[Contest]:
     return list(contest.continuations.filter(round__kind=Round.Kind.REPEAT))
 
 
-def station_statuses(contest: Contest) -> dict[int, str]:
+def station_statuses(
+    contest: Contest, family: list[Contest] | None = None, station_ids: Iterable[int] | None = None
+) -> dict[int, str]:
     """Per station of the contest: counted-official, counted-preliminary, quarantined, annulled-repeat-
-    pending, annulled, pending (nothing counted yet). Repeat votes count for their parent."""
-    forms = ResultForm.objects.filter(contest__in=[contest, *repeat_contests(contest)])
-    counted = dict(forms.filter(counted=True).values_list("station_id", "kind"))
-    held = set(forms.filter(state=FormState.QUARANTINED).values_list("station_id", flat=True))
-    annulled: dict[int, bool] = {}
-    for annulment in Annulment.objects.filter(contest=contest).prefetch_related("stations"):
-        for station in annulment.stations.all():
-            annulled[station.pk] = annulled.get(station.pk, False) or annulment.repeat_contest_id is not None
+    pending, annulled, pending (nothing counted yet). Repeat votes count for their parent. `family`
+    (the contest and its repeat votes) and `station_ids` (its scope), if the caller has read them."""
+    family = family if family is not None else [contest, *repeat_contests(contest)]
+    counted: dict[int, str] = {}
+    held: set[int] = set()
+    forms = ResultForm.objects.filter(contest__in=family).filter(Q(counted=True) | Q(state=FormState.QUARANTINED))
+    for station_id, kind, is_counted in forms.values_list("station_id", "kind", "counted"):
+        if is_counted:
+            counted[station_id] = kind
+        else:
+            held.add(station_id)
+    annulled: dict[int, bool] = {}  # station -> a repeat vote is called
+    links = Annulment.stations.through.objects.filter(annulment__contest=contest)
+    for station_id, repeat_id in links.values_list("pollingstation_id", "annulment__repeat_contest_id"):
+        annulled[station_id] = annulled.get(station_id, False) or repeat_id is not None
     out: dict[int, str] = {}
-    for station_id in contest_scope(contest).values_list("pk", flat=True):
+    scope = station_ids if station_ids is not None else contest_scope(contest).values_list("pk", flat=True)
+    for station_id in scope:
         if station_id in counted:
             out[station_id] = f"counted-{counted[station_id]}"
         elif station_id in annulled:
@@ -73,12 +84,12 @@ def contest_results(contest: Contest) -> dict[str, Any]:
         **{n: Sum(n) for n in ("forms_counted", "official_counted", "ballots_used", "invalid", "blank", "valid")}
     )
     votes = _entity_votes(contest, ids)
-    statuses = station_statuses(contest)
-    status_counts = Counter(statuses.values())
     registered: dict[int, int] = {}
     kinds: dict[int, str] = {}
     for pk, voters, kind in contest_scope(contest).values_list("pk", "registered_voters", "kind"):
         registered[pk], kinds[pk] = voters, kind
+    statuses = station_statuses(contest, contests, registered)
+    status_counts = Counter(statuses.values())
     not_in = {"pending", "quarantined", "annulled-repeat-pending"}
     outstanding_ids = [s for s, st in statuses.items() if st in not_in]
     outstanding = sum(registered[s] for s in outstanding_ids)
@@ -145,9 +156,13 @@ def _entity_votes(contest: Contest, ids: list[int]) -> list[dict[str, Any]]:
         .annotate(total=Sum("votes"))
     )
     names: dict[str, tuple[int, str]] = {}
-    if contest.kind == Contest.Kind.MAYOR:
-        names = {code: (pk, name) for pk, name, code in contest.candidates.values_list("pk", "name", "entity__code")}
-    order = _ballot_order(contest)
+    order: dict[str, int] = {}
+    if contest.kind == Contest.Kind.MAYOR:  # names and ballot order in one read
+        ballot = contest.candidates.values_list("pk", "name", "entity__code", "contestcandidate__ballot_position")
+        for pk, name, code, position in ballot:
+            names[code], order[code] = (pk, name), position
+    else:
+        order = dict(contest.entities.values_list("code", "contestentity__ballot_position"))
     out = []
     for row in rows:
         code = row["entity__code"]
@@ -161,12 +176,6 @@ def _entity_votes(contest: Contest, ids: list[int]) -> list[dict[str, Any]]:
         out.append(item)
     out.sort(key=lambda r: order.get(r["entity"], 10**6))
     return out
-
-
-def _ballot_order(contest: Contest) -> dict[str, int]:
-    if contest.kind == Contest.Kind.MAYOR:
-        return dict(contest.candidates.values_list("entity__code", "contestcandidate__ballot_position"))
-    return dict(contest.entities.values_list("code", "contestentity__ballot_position"))
 
 
 def assembly_rules(contest: Contest) -> AssemblyRules:
