@@ -42,7 +42,10 @@ from tallyroom.rules.mayor import decide_first_round, decide_runoff
 
 
 def election_get(code: str) -> Election | None:
-    return Election.objects.defer("definition_packed").filter(code=code).first()
+    """Read once per snapshot, not once per page (callers only read it)."""
+    return remembered(
+        ("election", code), lambda: Election.objects.defer("definition_packed").filter(code=code).first(), "rows"
+    )
 
 
 def last_updated(municipality_id: int | None = None) -> dt.datetime | None:
@@ -385,7 +388,12 @@ def _page_order(c: st.ContestRef) -> tuple[dt.date, int]:
 
 
 def municipality_get(election: Election, code: str) -> Municipality | None:
-    return Municipality.objects.filter(election=election, code=code).first()
+    """Read once for a municipality's pages in every language of a snapshot (callers only read it)."""
+    return remembered(
+        ("municipality", election.pk, code),
+        lambda: Municipality.objects.filter(election=election, code=code).first(),
+        "rows",
+    )
 
 
 def municipality_page(election: Election, municipality: Municipality) -> MunicipalityPage:

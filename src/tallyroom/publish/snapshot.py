@@ -43,7 +43,7 @@ from tallyroom.audit.chain import chain_head
 from tallyroom.elections.models import Election, Municipality, PollingStation
 from tallyroom.publish import signing
 from tallyroom.publish.files import FORMAT, MANIFEST, PUBLIC_KEY, SIGNATURE, file_name
-from tallyroom.publish.memo import results_memo
+from tallyroom.publish.memo import remembered, results_memo
 from tallyroom.publish.opendata import FILE_NAMES
 from tallyroom.publish.slugs import station_slug
 
@@ -219,7 +219,11 @@ def _station_pages(
     from tallyroom.publish.views import station_pages_render
 
     with translation.override(lang):
-        municipality = Municipality.objects.select_related("election").get(pk=municipality_id)
+        municipality = remembered(
+            ("municipality", municipality_id),
+            lambda: Municipality.objects.select_related("election").get(pk=municipality_id),
+            "rows",
+        )
         return station_pages_render(municipality.election, municipality, station_ids)
 
 

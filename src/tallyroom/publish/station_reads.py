@@ -25,7 +25,6 @@ from tallyroom.elections.models import (
     Municipality,
     PoliticalEntity,
     PollingStation,
-    Round,
 )
 from tallyroom.polling import state as sm
 from tallyroom.polling.labels import EVENT_LABELS
@@ -33,6 +32,7 @@ from tallyroom.polling.models import Incident, StationEvent, TurnoutReport
 from tallyroom.polling.selectors import public_incidents
 from tallyroom.publish import standings as st
 from tallyroom.publish.slugs import station_slug
+from tallyroom.publish.turnout_reads import rounds_of
 from tallyroom.results.models import COUNT_FIELDS, FormKind, FormState, ResultForm, ResultPreference, ResultVote
 
 # A form's numbers in the order of the paper form: the ballots, then how they were cast.
@@ -149,13 +149,9 @@ class StationPage:
         return str(PollingStation.Kind(self.kind).label)
 
 
-def _rounds(election: Election) -> dict[int, st.RoundInfo]:
-    return {r.pk: st.RoundInfo.of(r) for r in Round.objects.filter(election=election)}
-
-
 def incidents_of(election: Election, codes: dict[int, str], *, municipality_id: int | None = None) -> list[IncidentRow]:
     """Verified incidents at the stations in `codes` (id -> code), or anywhere in a municipality."""
-    rounds = _rounds(election)
+    rounds = rounds_of(election)
     qs = public_incidents(election)
     qs = qs.filter(municipality_id=municipality_id) if municipality_id else qs.filter(station_id__in=list(codes))
     rows = qs.order_by("occurred_at", "pk").values_list(
@@ -301,7 +297,7 @@ def station_pages_build(
     colours: dict[str, str],
     station_ids: Collection[int] | None = None,
 ) -> dict[int, StationPage]:
-    rounds = _rounds(election)
+    rounds = rounds_of(election)
     stations = PollingStation.objects.filter(municipality=municipality).select_related("centre").order_by("code")
     if station_ids is not None:
         stations = stations.filter(pk__in=list(station_ids))

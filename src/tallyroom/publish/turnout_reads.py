@@ -14,6 +14,7 @@ from tallyroom.elections.models import Election, Round
 from tallyroom.polling import state as sm
 from tallyroom.polling.models import StationStatus, TurnoutFigure
 from tallyroom.publish import standings as st
+from tallyroom.publish.memo import remembered
 
 
 @dataclass(frozen=True)
@@ -106,4 +107,9 @@ def activity(rounds: dict[int, st.RoundInfo], physical: int, **filters: Any) -> 
 
 
 def rounds_of(election: Election) -> dict[int, st.RoundInfo]:
-    return {r.pk: st.RoundInfo.of(r) for r in Round.objects.filter(election=election)}
+    """The election's rounds by id; read once per snapshot, not once per page (callers only read it)."""
+    return remembered(
+        ("rounds", election.pk),
+        lambda: {r.pk: st.RoundInfo.of(r) for r in Round.objects.filter(election=election)},
+        "rows",
+    )
