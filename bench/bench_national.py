@@ -308,7 +308,11 @@ def _tabulate_part(contest_ids: list[int]) -> int:
             .select_related("round__election", "municipality")
             .defer("round__election__definition_packed")
         )
-        return sum(1 for contest in contests if contest_results(contest))
+        done = 0
+        for contest in contests:
+            contest_results(contest)
+            done += 1
+        return done
     finally:
         connections.close_all()
 

@@ -129,7 +129,8 @@ def _place(
             qs, key, municipality, station if stations else None, object_type, span
         ):
             if municipality_id is None:  # no row: gone, or not a row's id (a batch of none: nowhere)
-                gone = gone if batch else seq
+                if not batch:
+                    gone = seq
                 continue
             if touched.get(municipality_id, -1) < seq:
                 touched[municipality_id] = seq

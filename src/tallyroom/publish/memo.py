@@ -1,6 +1,7 @@
 """Within one snapshot, each contest's results are computed once, not once per language and file,
 each municipality's standings read (and its page's content built) once, not once per language
-and page, and the election's counts once for its pages in every language.
+and page, the election's counts once for its pages in every language, and the rows every page
+looks up (the election, its rounds, the municipality) once.
 
 Neither depends on the language, and a snapshot renders a municipality's page and its station pages
 in three languages and its data files in several formats from them. Outside `results_memo()` (the
@@ -26,8 +27,8 @@ class _Memo:
     # A few municipalities' reads (standings of every station): the snapshot visits a municipality's
     # pages in every language one after the other, so the last few are all it needs, and a national
     # snapshot (a thousand municipalities of a thousand stations) could not hold them all.
-    # One shelf per kind of answer (reads, pages, station pages, the election's counts), so one kind
-    # never pushes out another.
+    # One shelf per kind of answer (reads, pages, station pages, the election's counts, rows), so one
+    # kind never pushes out another.
     recent: dict[str, OrderedDict[Hashable, Any]] = field(default_factory=dict)
 
 
