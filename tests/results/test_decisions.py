@@ -176,3 +176,46 @@ def test_the_api_folds_a_repeat_vote_into_the_contest_it_repeats(small_election:
     folded = next(c for c in body["contests"] if c["contest"]["kind"] == "assembly")
     assert folded["repeat_voting"] == [{"round": "rep", "date": "2025-10-26", "stations": 1}]
     assert {c["entity"]: c["votes"] for c in folded["choices"]} == {"BLUE": 400, "GREEN": 290}
+
+
+def test_an_annulled_station_takes_no_new_form_and_a_repeat_vote_only_its_own(small_election: Election) -> None:
+    """Either would count a station twice: once through the new form, once through the repeat vote (or
+    at all, when its results were annulled for good). Refused with a reason; nothing is written."""
+    from tallyroom.results.bulk import BulkItem, result_forms_submit_bulk
+    from tests.conftest import db_counts
+
+    assembly = Contest.objects.get(municipality__code="01", kind="assembly")
+    mayor = Contest.objects.get(municipality__code="01", kind="mayor")
+    repeat_round = Round.objects.create(
+        election=small_election, code="R1-repeat", kind="repeat", date=dt.date(2025, 10, 26)
+    )
+    for contest, repeat in ((assembly, repeat_round), (mayor, None)):  # annulled before any form came
+        annulment_decide(
+            contest=contest,
+            stations=[PollingStation.objects.get(code="0102B/01R")],
+            legal_basis="LGE Art. 119.3",
+            reason="Ballot boxes destroyed.",
+            actor="cec",
+            role="admin",
+            repeat_round=repeat,
+        )
+    repeat = Contest.objects.get(parent=assembly)
+    before = db_counts()
+    for contest, code, error, words in (
+        (assembly, "0102B/01R", ResultsErrorCode.ANNULLED, f"count through the repeat vote (contest {repeat.pk})"),
+        (mayor, "0102B/01R", ResultsErrorCode.ANNULLED, "count for nothing"),
+        (repeat, "0101C/01R", ResultsErrorCode.UNKNOWN_CONTEST, "not in this repeat vote"),
+    ):
+        with pytest.raises(ResultsError) as refused:
+            submit(contest, code, {"BLUE": 300, "GREEN": 200} if contest != mayor else {"BLUE": 300})
+        assert refused.value.code is error and words in refused.value.message, refused.value.message
+    items = [
+        BulkItem("0102B/01R", "assembly", clean_content({"BLUE": 300, "GREEN": 200}, registered=905).as_dict()),
+        BulkItem("0101C/01R", "assembly", clean_content({"BLUE": 30, "GREEN": 20}).as_dict(), round="R1-repeat"),
+    ]
+    outcomes = result_forms_submit_bulk(small_election, items, actor="centre", role="admin")
+    assert [(o.status, o.form_id) for o in outcomes] == [("conflict", None), ("rejected", None)]
+    assert "annulled" in outcomes[0].problems[0] and "not in this repeat vote" in outcomes[1].problems[0]
+    assert db_counts() == before
+    submit(repeat, "0102B/01R", {"BLUE": 280, "GREEN": 190})  # the station itself votes again
+    assert contest_results(assembly)["stations"]["counted"] == 1

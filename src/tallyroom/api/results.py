@@ -542,8 +542,10 @@ def municipality_results(request: HttpRequest, municipality_code: str, election:
         .defer("round__election__definition_packed")
         .order_by("round__date", "kind")
     )
+    ordered = list(contests)
+    results = selectors.contests_results(c.pk for c in ordered)  # one read for all of them
     return {
         "election": muni.election.code,
         "municipality": {"code": muni.code, "name": {"en": muni.name_en, "sq": muni.name_sq, "sr": muni.name_sr}},
-        "contests": [selectors.contest_results(c) for c in contests],
+        "contests": [results[c.pk] for c in ordered],
     }

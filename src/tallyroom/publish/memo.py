@@ -11,14 +11,14 @@ live site) every call computes afresh.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from tallyroom.elections.models import Contest
-from tallyroom.results import selectors
+from tallyroom.elections.models import Contest, Round
+from tallyroom.results import selectors, tabulation
 
 
 @dataclass
@@ -55,6 +55,30 @@ def contest_results(contest: Contest) -> dict[str, Any]:
     if contest.pk not in memo.results:
         memo.results[contest.pk] = selectors.contest_results(contest)
     return memo.results[contest.pk]
+
+
+def contests_results(contest_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """`results.tabulation.contests_results`, remembered with `contest_results`: those not yet read
+    are read together (a fixed number of queries however many)."""
+    ids = list(contest_ids)
+    memo = _MEMO.get()
+    if memo is None:
+        return tabulation.contests_results(ids)
+    missing = [pk for pk in ids if pk not in memo.results]
+    if missing:
+        memo.results.update(tabulation.contests_results(missing))
+    return {pk: memo.results[pk] for pk in ids}
+
+
+def results_prefetch(municipality_ids: Iterable[int] | None) -> None:
+    """Read the results of these municipalities' contests (None: every one) in one go, for the pages
+    and files about to be rendered; repeat votes are read as part of the contests they repeat."""
+    if _MEMO.get() is None:
+        return
+    contests = Contest.objects.exclude(round__kind=Round.Kind.REPEAT)
+    if municipality_ids is not None:
+        contests = contests.filter(municipality_id__in=list(municipality_ids))
+    contests_results(contests.values_list("pk", flat=True))
 
 
 def remembered(key: Hashable, compute: Callable[[], T], shelf: str = "reads") -> T:

@@ -32,7 +32,7 @@ from tallyroom.elections.selectors import station_rows
 from tallyroom.publish import standings as st
 from tallyroom.publish.changes import PRIVATE
 from tallyroom.publish.charts import colour_map
-from tallyroom.publish.memo import contest_results, remembered
+from tallyroom.publish.memo import contests_results, remembered
 from tallyroom.publish.models import MunicipalityChange
 from tallyroom.publish.slugs import station_slug
 from tallyroom.publish.station_reads import StationPage, incidents_of, station_pages_build
@@ -406,15 +406,12 @@ def _municipality_page(election: Election, municipality: Municipality) -> Munici
     loaded = _election_load(election, municipality.pk)
     rounds = rounds_of(election)
     columns = sorted((c for c in loaded.contests.values() if not c.is_repeat), key=_page_order)
-    models = Contest.objects.select_related("round__election", "municipality").defer(
-        "round__election__definition_packed"
-    )
-    by_id = {c.pk: c for c in models.filter(pk__in=[c.id for c in columns])}
     runoff_rounds = {c.parent_id: c.round for c in columns if c.round.kind == Round.Kind.RUNOFF}
     fallback_runoff = next((r for r in rounds.values() if r.kind == Round.Kind.RUNOFF), None)
     results = []
+    read = contests_results(c.id for c in columns)
     for c in columns:
-        data = contest_results(by_id[c.id])
+        data = read[c.id]
         result = ContestResult(
             c, data, choices_of(data), st.contest_progress(c.id, loaded.table, loaded.certified), None
         )

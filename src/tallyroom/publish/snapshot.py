@@ -43,7 +43,7 @@ from tallyroom.audit.chain import chain_head
 from tallyroom.elections.models import Election, Municipality, PollingStation
 from tallyroom.publish import signing
 from tallyroom.publish.files import FORMAT, MANIFEST, PUBLIC_KEY, SIGNATURE, file_name
-from tallyroom.publish.memo import remembered, results_memo
+from tallyroom.publish.memo import remembered, results_memo, results_prefetch
 from tallyroom.publish.opendata import FILE_NAMES
 from tallyroom.publish.slugs import station_slug
 
@@ -446,6 +446,7 @@ def _fill(plan: _Plan, items: list[Item]) -> Filled:
     national_seq = plan.seq
     try:
         with results_memo():
+            results_prefetch(_results_wanted(plan, items))
             for item, name in zip(items, names, strict=True):
                 writer.place(name)
                 if item.national and not plan.national:
@@ -463,6 +464,15 @@ def _fill(plan: _Plan, items: list[Item]) -> Filled:
     finally:
         writer.done()
     return writer.files, writer.counts, national_seq
+
+
+def _results_wanted(plan: _Plan, items: list[Item]) -> set[int]:
+    """The municipalities whose contests' results this fill will show: every one it holds an item of
+    from scratch or when it renders the lagging files, else only the stale ones."""
+    municipalities = {i.municipality_id for i in items if i.municipality_id is not None}
+    if plan.stale is None or plan.national:
+        return municipalities
+    return municipalities & plan.stale.municipalities
 
 
 def _fill_forked(plan: _Plan, items: list[Item]) -> Filled:
@@ -598,6 +608,7 @@ def lagging_write(out: Path, *, previous: Path | None = None, stale: set[int] | 
     out.mkdir(parents=True)
     writer = _Writer(out, previous, None, [], old)
     with results_memo():
+        results_prefetch(None)  # the election-wide files show every contest
         for item in site_items():
             if not item.national:
                 continue

@@ -29,7 +29,7 @@ from tallyroom.results.models import (
     ResultPreference,
     ResultVote,
 )
-from tallyroom.results.services import FORM_TYPE, _candidate_ids, _entity_ids, check_config, copy_counts
+from tallyroom.results.services import FORM_TYPE, _candidate_ids, _entity_ids, check_config, copy_counts, forms_barred
 from tallyroom.results.tally import TallyDelta, tally_add, tally_apply, tally_lock
 from tallyroom.rules.checks import check_form
 
@@ -115,7 +115,8 @@ def result_forms_submit_bulk(
             ).values_list("contest_id", flat=True)
         )
         certified = {pk for pk, parent in parents.items() if pk in locked_ids or parent in locked_ids}
-        fresh = _settle_existing(wanted, outcomes, certified)
+        barred = forms_barred({(s.pk, c) for _, s, c, _, _ in wanted})
+        fresh = _settle_existing(wanted, outcomes, certified, barred)
         _store(fresh, contexts, outcomes, actor=actor, role=role)
     return outcomes
 
@@ -155,6 +156,7 @@ def _settle_existing(
     wanted: list[tuple[int, PollingStation, Contest, FormContent, FormKind]],
     outcomes: list[BulkOutcome],
     certified: set[int],
+    barred: Mapping[tuple[int, int], tuple[ResultsErrorCode, str]],
 ) -> list[tuple[int, PollingStation, Contest, FormContent, FormKind]]:
     """Drop duplicates (same content) and conflicts (different content) with stored or earlier forms."""
     keys = {(s.pk, c.pk, k) for _, s, c, _, k in wanted}
@@ -180,6 +182,10 @@ def _settle_existing(
         elif contest.pk in certified:
             outcomes[i].status = "conflict"
             outcomes[i].problems.append("the contest's results are certified and locked")
+        elif (station.pk, contest.pk) in barred:
+            code, message = barred[station.pk, contest.pk]
+            outcomes[i].status = "conflict" if code is ResultsErrorCode.ANNULLED else "rejected"
+            outcomes[i].problems.append(f"station {station.code}: {message}")
         else:
             seen[key] = digest
             fresh.append((i, station, contest, content, kind))

@@ -19,6 +19,7 @@ class ResultsErrorCode(StrEnum):
     CERTIFIED = "certified"  # 409: the contest's results are locked
     NOT_READY = "not_ready"  # 409: certification preconditions unmet
     STALE = "stale"  # 409: the form changed since the caller read it
+    ANNULLED = "annulled"  # 409: the station's results for this contest were annulled
 
 
 STATUS = {

@@ -7,7 +7,7 @@ the loser of a race sees the winner's state and gets a clear refusal.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -23,6 +23,7 @@ from tallyroom.results.content import FormContent, ballot_of, station_registered
 from tallyroom.results.errors import ResultsError, ResultsErrorCode
 from tallyroom.results.models import (
     COUNT_FIELDS,
+    Annulment,
     AuditorDecision,
     Certification,
     DataEntry,
@@ -98,6 +99,7 @@ def result_form_submit(
     with transaction.atomic():
         tally_lock([contest.pk])
         _refuse_if_certified(contest)
+        _refuse_if_annulled(station, contest)
         form = _locked_form(station, contest, kind)
         digest = content.sha256()
         if form is not None:
@@ -150,6 +152,7 @@ def data_entry_record(
     with transaction.atomic():
         tally_lock([contest.pk])
         _refuse_if_certified(contest)
+        _refuse_if_annulled(station, contest)
         form = _locked_form(station, contest, FormKind.OFFICIAL)
         if form is None:
             form = ResultForm.objects.create(
@@ -332,6 +335,50 @@ def _require_station_in_contest(station: PollingStation, contest: Contest) -> No
             f"Station {station.code} does not vote in this contest (another municipality).",
             [Problem("station", "not in the contest's municipality")],
         )
+
+
+def _refuse_if_annulled(station: PollingStation, contest: Contest) -> None:
+    """A station annulled in a contest takes no new form for it (its votes count through the repeat
+    vote, or for nothing), and a repeat vote takes forms only from the stations it repeats: either
+    would count a station twice. Called under the contest's tally lock, which an annulment takes too."""
+    barred = forms_barred([(station.pk, contest)]).get((station.pk, contest.pk))
+    if barred is not None:
+        code, message = barred
+        raise ResultsError(code, f"Station {station.code}: {message}", [Problem("station", message)])
+
+
+def forms_barred(pairs: Iterable[tuple[int, Contest]]) -> dict[tuple[int, int], tuple[ResultsErrorCode, str]]:
+    """Of these (station, contest) pairs, those that may take no form, with the reason."""
+    pairs = list(pairs)
+    contests = {c.pk: c for _, c in pairs}
+    stations = {s for s, _ in pairs}
+    links = Annulment.stations.through.objects.filter(pollingstation_id__in=stations)
+    annulled = {
+        (s, c): repeat
+        for s, c, repeat in links.filter(annulment__contest_id__in=contests).values_list(
+            "pollingstation_id", "annulment__contest_id", "annulment__repeat_contest_id"
+        )
+    }
+    repeat_ids = [pk for pk, c in contests.items() if c.round.kind == Round.Kind.REPEAT]
+    in_repeat = set(
+        links.filter(annulment__repeat_contest_id__in=repeat_ids).values_list(
+            "pollingstation_id", "annulment__repeat_contest_id"
+        )
+    )
+    barred: dict[tuple[int, int], tuple[ResultsErrorCode, str]] = {}
+    for s, contest in pairs:
+        if (s, contest.pk) in annulled:
+            repeat = annulled[s, contest.pk]
+            where = (
+                f"its votes count through the repeat vote (contest {repeat})" if repeat else "they count for nothing"
+            )
+            barred[s, contest.pk] = (ResultsErrorCode.ANNULLED, f"its results for this contest were annulled: {where}")
+        elif contest.pk in repeat_ids and (s, contest.pk) not in in_repeat:
+            barred[s, contest.pk] = (
+                ResultsErrorCode.UNKNOWN_CONTEST,
+                "not in this repeat vote (only stations whose results were annulled vote again)",
+            )
+    return barred
 
 
 def _refuse_if_certified(contest: Contest) -> None:
