@@ -52,7 +52,7 @@ MUNICIPALITIES = 38
 DEFAULTS: dict[str, Any] = {
     "stations": 2_600,
     "clients": 8,
-    "rates": "2,10",
+    "rates": "2,10,50",
     "seconds": 90.0,
     "database": "tallyroom_bench_fresh",
     "snapshots_in": "/dev/shm",  # noqa: S108 (a private mkdtemp folder is made in it)
@@ -172,6 +172,8 @@ def serving_group(pid: int, me: int, cmd: str) -> str | None:
         return "load generator and watcher"
     if "publish --lagging" in cmd:
         return "publisher: lagging files"
+    if "publish --feed" in cmd:
+        return "publisher: results feed"
     if "publish --watch" in cmd:
         return "publisher: pages"
     if "granian" in cmd or "tallyroom serve" in cmd or " serve --port" in cmd:
@@ -247,6 +249,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         sampler.start()
         watcher = Watcher(snapshot_root)
         watcher.thread.start()
+        feed_watcher = Watcher(snapshot_root / ".feed")  # the results feed (publish/feed.py)
+        feed_watcher.thread.start()
         t = time.monotonic()
         while not watcher.seen and time.monotonic() - t < 900:  # the first, complete snapshot
             time.sleep(0.5)
@@ -264,6 +268,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
                 time.sleep(0.2)
             phases.append(Phase(rate, wall, acks, seqs, started, time.monotonic()))
         watcher.stop.set()
+        feed_watcher.stop.set()
         sampler.stop.set()
         sampler.sample()
     finally:
@@ -277,6 +282,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     from tallyroom.publish.models import Publication
 
     rows = []
+    feed_rows = []
     for phase in phases:
         fresh = [
             max(0.0, shown - at)
@@ -284,6 +290,17 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             if (shown := watcher.shown_at(phase.seqs[form_id])) is not None
         ]
         missing = len(phase.acks) - len(fresh)
+        in_feed = [
+            max(0.0, shown - at)
+            for at, form_id in phase.acks
+            if (shown := feed_watcher.shown_at(phase.seqs[form_id])) is not None
+        ]
+        feed_rows.append(
+            f"| {phase.rate:g} | {len(phase.acks):,} | {pct(in_feed, 0.5):.2f} s | **{pct(in_feed, 0.95):.2f} s** "
+            f"| {pct(in_feed, 0.99):.2f} s | {max(in_feed, default=float('nan')):.2f} s "
+            f"| {len(phase.acks) - len(in_feed)} "
+            f"| {sum(1 for at, _ in feed_watcher.seen if phase.started <= at <= phase.ended)} |"
+        )
         durations = [
             p.seconds
             for p in Publication.objects.filter(created_at__gte=phase.wall_start, created_at__lte=phase.wall_end)
@@ -330,6 +347,13 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         "| Rate asked (forms/s) | Forms | Forms/s | Freshness p50 | p95 | p99 | max | Not shown within 60 s "
         "| Snapshots | Snapshot p50 | p95 |\n"
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n" + "\n".join(rows) + "\n"
+    )
+    body += (
+        "\nThe results feed (`publish/feed.py`: every municipality's results as the API gives them, and an index "
+        "of every contest's headline, signed and cut at one chain position) in the same run: from a form's 201 "
+        "to the first moment the feed's `current` link names a feed whose chain head reaches the form's entry.\n\n"
+        "| Rate asked (forms/s) | Forms | Feed freshness p50 | p95 | p99 | max | Not shown within 60 s | Feeds |\n"
+        "|---:|---:|---:|---:|---:|---:|---:|---:|\n" + "\n".join(feed_rows) + "\n"
     )
     body += (
         "\nPeak resident memory during the run (VmRSS, sampled twice a second; PostgreSQL's figures include "

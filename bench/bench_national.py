@@ -18,8 +18,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gzip
+import itertools
 import json
 import multiprocessing
+import os
 import subprocess
 import sys
 import tempfile
@@ -29,9 +31,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 from report import MemorySampler, django_setup, fresh_database, machine, now, postgres_group, write_section
 
 MIB = 1024 * 1024
+TABULATE_CHUNK = 100  # contests per bulk read (`results.tabulation.contests_results`)
 
 
 def national_group(pid: int, me: int, cmd: str) -> str | None:
@@ -39,34 +43,48 @@ def national_group(pid: int, me: int, cmd: str) -> str | None:
         return "bench (simulate, load, tabulate, publish)"
     if "bench_national.py" in cmd and "--worker" in cmd.split():  # not the bench's own "--workers"
         return "ingest worker (each)"
+    if "publish --feed" in cmd:
+        return "results feed process"
     if "multiprocessing" in cmd or "bench_national.py" in cmd:
         return "publish renderer (each)"
     return postgres_group(cmd)
 
 
-def worker(path: Path, database: str, batch: int) -> None:
-    """One counting centre: submit the forms of `path` in batches; print the outcome counts."""
+def worker(path: Path, database: str, batch: int, official: int = 0, log: Path | None = None) -> None:
+    """One counting centre: submit the forms of `path` in batches; print the outcome counts. With
+    `official`, the first that many forms again as the official (paper) forms, each batch's commit
+    time and the chain head after it written to `log`."""
     django_setup(database)
+    from tallyroom.audit.chain import chain_head
     from tallyroom.elections.models import Election
     from tallyroom.results.bulk import BulkItem, result_forms_submit_bulk
+    from tallyroom.results.models import FormKind
 
     election = Election.objects.defer("definition_packed").get(code="sim")
     statuses: Counter[str] = Counter()
     items: list[BulkItem] = []
+    kind = FormKind.OFFICIAL if official else FormKind.PRELIMINARY
+    commits = log.open("w") if log else None
 
     def flush() -> None:
         for outcome in result_forms_submit_bulk(election, items, actor="bench", role="admin"):
             statuses[outcome.status] += 1
+        if commits is not None:  # committed: the next feed cut at this head or later shows the batch
+            commits.write(f"{time.monotonic()} {chain_head()[0]} {len(items)}\n")
         items.clear()
 
     with gzip.open(path, "rt") as lines:
-        for line in lines:
+        for n, line in enumerate(lines):
+            if official and n == official:
+                break
             station, contest, data = json.loads(line)
-            items.append(BulkItem(station, contest, data))
+            items.append(BulkItem(station, contest, data, kind=kind))
             if len(items) == batch:
                 flush()
     if items:
         flush()
+    if commits is not None:
+        commits.close()
     print(json.dumps(dict(statuses)))
 
 
@@ -98,10 +116,18 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         type=Path,
         help="a state file written after the ingest: reuse its database and figures, run the later steps again",
     )
+    parser.add_argument(
+        "--feed-forms",
+        type=int,
+        default=100_000,
+        help="after the count, this many official forms with the results feed running: its freshness (0: skip)",
+    )
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--official", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--log", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, args.database, args.batch)
+        worker(args.worker, args.database, args.batch, args.official, args.log)
         return
 
     sampler = MemorySampler(national_group)
@@ -196,6 +222,12 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         return
     with timed("publish", times):
         written = snapshot_publish_to(work / "snapshot", actor="bench", workers=args.workers)
+
+    feed = None
+    if args.feed_forms:
+        forms_dir = args.resume.parent if args.resume else work
+        paths = sorted(forms_dir.glob("forms-*.jsonl.gz"))
+        feed = feed_phase(args, work, paths)
     sampler.stop.set()
     sampler.sample()
 
@@ -263,14 +295,102 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             else ""
         )
         + "\n"
-        "| Step | Time | Rate |\n|---|---:|---:|\n" + table + "\n\n"
-        "Peak resident memory (VmRSS, sampled twice a second; PostgreSQL's figures include the shared "
+        "| Step | Time | Rate |\n|---|---:|---:|\n"
+        + table
+        + "\n\n"
+        + (feed or "")
+        + "Peak resident memory (VmRSS, sampled twice a second; PostgreSQL's figures include the shared "
         "buffers a process has touched; forked renderers count the pages they share with the bench):\n\n"
         + sampler.table()
     )
     print(body)
     if not args.no_write:
         write_section("National scale: the whole count end to end (PostgreSQL)", body)
+
+
+def feed_phase(args: Any, work: Path, paths: list[Path]) -> str:
+    """After the count: the results feed (`tallyroom publish --feed`) runs while the workers send the
+    official forms of `--feed-forms` stations in batches; the freshness of each batch is the time
+    from its commit to the first feed whose chain head reaches it."""
+    from bench_freshness import Watcher, pct
+    from report import SERVER
+
+    root = work / "feed-root"
+    env = {**os.environ, "DATABASE_URL": f"{SERVER}/{args.database}", "TALLYROOM_DATA_DIR": str(work / "data")}
+    watcher = Watcher(root / ".feed")
+    watcher.thread.start()
+    command = [sys.executable, "-m", "tallyroom.cli", "publish", "--feed", "--root", str(root)]
+    feeder = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    try:
+        started = time.monotonic()
+        while not watcher.seen and time.monotonic() - started < 900:
+            time.sleep(0.05)
+        first_s = time.monotonic() - started
+        logs = [work / f"commits-{i}.log" for i in range(len(paths))]
+        per_worker = args.feed_forms // len(paths)
+        began = time.monotonic()
+        procs = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    __file__,
+                    "--worker",
+                    str(p),
+                    "--database",
+                    args.database,
+                    "--batch",
+                    str(args.batch),
+                    "--official",
+                    str(per_worker),
+                    "--log",
+                    str(log),
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for p, log in zip(paths, logs, strict=True)
+        ]
+        statuses: Counter[str] = Counter()
+        for proc in procs:
+            out, _ = proc.communicate()
+            if proc.returncode:
+                raise SystemExit(f"worker failed ({proc.returncode})")
+            statuses.update(json.loads(out.strip().splitlines()[-1]))
+        ingest_s = time.monotonic() - began
+        batches = [tuple(map(float, line.split())) for log in logs for line in log.read_text().splitlines()]
+        last = max(int(seq) for _, seq, _ in batches)
+        drain = time.monotonic() + 120
+        while watcher.shown_at(last) is None and time.monotonic() < drain:
+            time.sleep(0.05)
+    finally:
+        feeder.terminate()
+        feeder.wait(timeout=60)
+        watcher.stop.set()
+    fresh: list[float] = []
+    missing = 0
+    for at, seq, n in batches:
+        shown = watcher.shown_at(int(seq))
+        if shown is None:
+            missing += int(n)
+        else:
+            fresh += [max(0.0, shown - at)] * int(n)
+    during = [at for at, _ in watcher.seen if began <= at <= began + ingest_s]
+    gaps = [b - a for a, b in itertools.pairwise(during)]
+    forms = sum(int(n) for _, _, n in batches)
+    return (
+        "**The results feed under the national ingest** (`publish/feed.py`, run by `tallyroom publish --feed`): "
+        f"after the count, {forms:,} official forms ({', '.join(f'{v:,} {k}' for k, v in sorted(statuses.items()))}) "
+        f"were sent by {len(paths)} workers in batches of {args.batch:,} at {forms / ingest_s:,.0f} forms/s while "
+        "the feed process cut feeds one after the other. A batch is fresh when the feed's `current` link names a "
+        "feed whose chain head reaches the batch's commit (every form of a batch counts once).\n\n"
+        "| Measure | Figure |\n|---|---:|\n"
+        f"| First feed from scratch (every contest of the election) | {first_s:.1f} s |\n"
+        f"| Feeds during the ingest; time between two, median / p95 | {len(during)}; {pct(gaps, 0.5):.2f} s / "
+        f"{pct(gaps, 0.95):.2f} s |\n"
+        f"| Freshness p50 / **p95** / p99 / max | {pct(fresh, 0.5):.2f} s / **{pct(fresh, 0.95):.2f} s** / "
+        f"{pct(fresh, 0.99):.2f} s / {max(fresh, default=float('nan')):.2f} s (goal p95 ≤ 2 s) |\n"
+        f"| Forms not shown within 120 s of the last commit | {missing:,} |\n\n"
+    )
 
 
 def statistics_gather(connection: Any) -> None:
@@ -286,7 +406,7 @@ def statistics_gather(connection: Any) -> None:
 
 
 def tabulate(contest_ids: list[int], workers: int) -> int:
-    """Every contest's results (`results.selectors.contest_results`), the contests shared among
+    """Every contest's results (`results.tabulation.contests_results`, a hundred per read), shared among
     `workers` forked processes, each on its own connection."""
     from django.db import connections
 
@@ -299,19 +419,12 @@ def tabulate(contest_ids: list[int], workers: int) -> int:
 def _tabulate_part(contest_ids: list[int]) -> int:
     from django.db import connections
 
-    from tallyroom.elections.models import Contest
-    from tallyroom.results.selectors import contest_results
+    from tallyroom.results.tabulation import contests_results
 
     try:
-        contests = (
-            Contest.objects.filter(pk__in=contest_ids)
-            .select_related("round__election", "municipality")
-            .defer("round__election__definition_packed")
-        )
         done = 0
-        for contest in contests:
-            contest_results(contest)
-            done += 1
+        for start in range(0, len(contest_ids), TABULATE_CHUNK):
+            done += len(contests_results(contest_ids[start : start + TABULATE_CHUNK]))
         return done
     finally:
         connections.close_all()

@@ -17,4 +17,9 @@ if os.environ.get("TALLYROOM_SERVE_SNAPSHOTS", "1") != "0":
 
     policy = getattr(settings, "CONTENT_SECURITY_POLICY", None)
     csp = csp_header(policy["DIRECTIVES"]) if policy else DEFAULT_CSP
-    application = SnapshotServer(django_application, settings.TALLYROOM_SNAPSHOT_ROOT, csp=csp)  # type: ignore[assignment]
+    from tallyroom.publish.feed import feed_root
+
+    pages = SnapshotServer(django_application, settings.TALLYROOM_SNAPSHOT_ROOT, csp=csp)
+    # The results feed (publish/feed.py) at /feed/, its newest cut read afresh every 0.1 s.
+    feed = SnapshotServer(pages, feed_root(settings.TALLYROOM_SNAPSHOT_ROOT), csp=csp, recheck=0.1, prefix="feed/")
+    application = feed  # type: ignore[assignment]

@@ -17,6 +17,7 @@ from pathlib import Path
 from django.db import DatabaseError, close_old_connections
 
 from tallyroom.audit.chain import chain_head
+from tallyroom.publish.feed import FeedWritten, feed_publish
 from tallyroom.publish.services import lagging_refresh, lagging_sets, snapshot_publish
 from tallyroom.publish.snapshot import Written
 
@@ -109,6 +110,42 @@ def lagging_run(
             if on_refresh:
                 on_refresh(folder)
         time.sleep(max(0.05, every - (time.monotonic() - started)))
+
+
+def feed_run(
+    root: Path,
+    *,
+    poll: float = 0.05,
+    should_stop: Callable[[], bool] = lambda: False,
+    on_publish: Callable[[FeedWritten], None] | None = None,
+    recycle_connections: bool = True,
+    retry: float = 2.0,
+) -> None:
+    """Write a new results feed as soon as the chain head moves. A feed costs a fixed number of reads
+    and the changed municipalities' files, so nothing waits for a burst to end: whatever was
+    committed while one was written goes into the next."""
+    seen = -1
+    while not should_stop():
+        if recycle_connections:
+            close_old_connections()
+        try:
+            head, _ = chain_head()
+            written = feed_publish(root) if head != seen else None
+        except (OSError, DatabaseError):
+            log.exception("results feed failed; trying again in %.1f s", retry)
+            time.sleep(retry)
+            continue
+        seen = head
+        if written is not None:
+            log.info(
+                "feed at #%d in %.3f s: %d municipalities rewritten",
+                written.audit_seq,
+                written.seconds,
+                written.rewritten,
+            )
+            if on_publish:
+                on_publish(written)
+        time.sleep(poll)
 
 
 def _newest_lagging(root: Path) -> str:

@@ -80,8 +80,12 @@ class SnapshotServer:
         cache_bytes: int = 256 << 20,
         recheck: float = 0.25,
         csp: str = DEFAULT_CSP,
+        prefix: str = "",
     ) -> None:
+        """`prefix` (e.g. "feed/"): the URL path under which `root`'s files are served, for the
+        results feed beside the site's snapshots."""
         self.app = app
+        self.prefix = prefix
         self.headers = security_headers(csp)
         self.root = root
         self.cache_limit = cache_bytes
@@ -96,6 +100,8 @@ class SnapshotServer:
         if method in ("GET", "HEAD"):
             path = environ.get("PATH_INFO", "/")
             name = _private_free(path)
+            if self.prefix and name is not None:
+                name = name[len(self.prefix) :] if name.startswith(self.prefix) else None
             snapshot = self.current() if name is not None else None
             if snapshot is not None and name is not None and name in snapshot.files:
                 return self._answer(snapshot, name, environ, start_response, head=method == "HEAD")
@@ -132,7 +138,7 @@ class SnapshotServer:
             ("X-Tallyroom-Snapshot", snapshot.name),
             *self.headers,
         ]
-        if name.startswith("data/") or name == MANIFEST:
+        if name.startswith("data/") or name == MANIFEST or self.prefix:
             headers.append(("Access-Control-Allow-Origin", "*"))
         if environ.get("HTTP_IF_NONE_MATCH") == etag:
             start_response("304 Not Modified", headers)

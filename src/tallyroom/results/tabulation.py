@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db.models import Count, Q, Sum
 
@@ -51,6 +51,16 @@ class _Scope:
     members: set[int] | None = None  # a repeat vote's stations (None: the whole municipality)
 
 
+class _Candidate(NamedTuple):
+    """An assembly candidate as the results need one (a tuple: a national election has 170,000)."""
+
+    pk: int
+    name: str
+    gender: str
+    position: int
+    entity: str  # the entity's code
+
+
 @dataclass
 class _Reads:
     """Everything read for a set of contests, keyed by contest id."""
@@ -63,7 +73,7 @@ class _Reads:
     stations: _Stations
     certified: dict[int, Certification]
     runoffs: dict[int, int]
-    candidates: dict[int, list[Candidate]]  # municipality -> its assembly candidates
+    candidates: dict[int, list[_Candidate]]  # municipality -> its assembly candidates, in list order
     preferences: dict[int, dict[int, int]]  # contest -> candidate -> preference votes (family summed)
 
 
@@ -128,16 +138,17 @@ def _ballots(mains: dict[int, Contest]) -> tuple[dict[int, dict[str, int]], dict
 
 def _lists(
     assembly: list[Contest], family: dict[int, list[Contest]]
-) -> tuple[dict[int, list[Candidate]], dict[int, dict[int, int]]]:
+) -> tuple[dict[int, list[_Candidate]], dict[int, dict[int, int]]]:
     """The assembly candidates by municipality, and each contest's preference votes by candidate."""
-    candidates: dict[int, list[Candidate]] = defaultdict(list)
+    candidates: dict[int, list[_Candidate]] = defaultdict(list)
     preferences: dict[int, dict[int, int]] = defaultdict(dict)
     if not assembly:
         return candidates, preferences
-    for cand in Candidate.objects.filter(
+    rows = Candidate.objects.filter(
         municipality_id__in={c.municipality_id for c in assembly}, office=Candidate.Office.ASSEMBLY
-    ).select_related("entity"):
-        candidates[cand.municipality_id].append(cand)
+    ).values_list("municipality_id", "pk", "name", "gender", "position", "entity__code")
+    for municipality_id, pk, name, gender, position, entity in rows:
+        candidates[municipality_id].append(_Candidate(pk, name, gender, position, entity))
     of_family = {c.pk: a.pk for a in assembly for c in family[a.pk]}
     for cid, cand_id, n in TallyPreference.objects.filter(contest_id__in=sorted(of_family)).values_list(
         "contest_id", "candidate_id", "votes"
@@ -383,18 +394,18 @@ def _assembly(
     contest: Contest,
     votes: list[dict[str, Any]],
     outstanding: int,
-    municipality_candidates: list[Candidate],
+    municipality_candidates: list[_Candidate],
     prefs: dict[int, int],
 ) -> dict[str, Any]:
     entity_votes = {row["entity"]: row["votes"] for row in votes}
-    candidates = [c for c in municipality_candidates if c.entity.code in entity_votes]
+    candidates = [c for c in municipality_candidates if c.entity in entity_votes]
     lists: dict[str, list[ListCandidate]] = {}
     preferences: dict[str, dict[str, int]] = {}
     by_id = {str(c.pk): c for c in candidates}
     for c in candidates:
         gender = Gender.FEMALE if c.gender == "F" else Gender.MALE
-        lists.setdefault(c.entity.code, []).append(ListCandidate(str(c.pk), c.position, gender))
-        preferences.setdefault(c.entity.code, {})[str(c.pk)] = prefs.get(c.pk, 0)
+        lists.setdefault(c.entity, []).append(ListCandidate(str(c.pk), c.position, gender))
+        preferences.setdefault(c.entity, {})[str(c.pk)] = prefs.get(c.pk, 0)
     rules = assembly_rules(contest)
     out: dict[str, Any] = {"method": str(rules.method), "seats": {}, "elected": [], "tie": None}
     if sum(entity_votes.values()) == 0:

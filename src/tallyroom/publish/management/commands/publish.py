@@ -40,6 +40,7 @@ class Command(BaseCommand):
             help="seconds between refreshes of the lagging files (election-wide pages and data files) under --watch",
         )
         parser.add_argument("--lagging", action="store_true", help=argparse.SUPPRESS)  # --watch's second process
+        parser.add_argument("--feed", action="store_true", help=argparse.SUPPRESS)  # and its third
 
     def handle(self, *args: Any, **options: Any) -> None:
         from tallyroom.publish.services import snapshot_publish, snapshot_publish_to, snapshot_root
@@ -55,6 +56,9 @@ class Command(BaseCommand):
         root = options["root"] or snapshot_root()
         if options["lagging"]:
             self._lagging(root, options["national_every"])
+            return
+        if options["feed"]:
+            self._feed(root)
             return
         if options["watch"]:
             self._watch(root, options["debounce"], options["max_delay"], options["national_every"])
@@ -89,6 +93,7 @@ class Command(BaseCommand):
         self.stdout.flush()
         command = [sys.executable, "-m", "tallyroom.cli", "publish", "--lagging", "--root", str(root)]
         lagging = subprocess.Popen([*command, "--national-every", str(national_every)])  # noqa: S603 - our own CLI
+        feed = subprocess.Popen([sys.executable, "-m", "tallyroom.cli", "publish", "--feed", "--root", str(root)])  # noqa: S603
         try:
             publisher_run(
                 root,
@@ -98,11 +103,13 @@ class Command(BaseCommand):
                 on_publish=self._report,
             )
         finally:
-            lagging.terminate()
-            try:
-                lagging.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                lagging.kill()
+            for helper in (lagging, feed):
+                helper.terminate()
+            for helper in (lagging, feed):
+                try:
+                    helper.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    helper.kill()
 
     def _lagging(self, root: Path, every: float) -> None:
         from tallyroom.publish.publisher import lagging_run
@@ -113,3 +120,10 @@ class Command(BaseCommand):
         os.nice(settings.TALLYROOM_LAGGING_NICE)
         parent = os.getppid()
         lagging_run(root, every=every, should_stop=lambda: os.getppid() != parent)  # orphaned: stop
+
+    def _feed(self, root: Path) -> None:
+        from tallyroom.publish.publisher import feed_run
+
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        parent = os.getppid()
+        feed_run(root, should_stop=lambda: os.getppid() != parent)  # orphaned: stop
