@@ -22,11 +22,13 @@ import itertools
 import json
 import multiprocessing
 import os
+import random
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -50,10 +52,14 @@ def national_group(pid: int, me: int, cmd: str) -> str | None:
     return postgres_group(cmd)
 
 
-def worker(path: Path, database: str, batch: int, official: int = 0, log: Path | None = None) -> None:
+def worker(
+    path: Path, database: str, batch: int, official: int = 0, stride: int = 1, pick: int = 0, log: Path | None = None
+) -> None:
     """One counting centre: submit the forms of `path` in batches; print the outcome counts. With
-    `official`, the first that many forms again as the official (paper) forms, each batch's commit
-    time and the chain head after it written to `log`."""
+    `official`, that many forms again as the official (paper) forms: every `stride`-th of the file,
+    shuffled, so that each batch holds forms from nearly every municipality of the worker (as forms
+    arrive on the night, and the most work for the feed), each batch's commit time and the chain head
+    after it written to `log`."""
     django_setup(database)
     from tallyroom.audit.chain import chain_head
     from tallyroom.elections.models import Election
@@ -74,9 +80,12 @@ def worker(path: Path, database: str, batch: int, official: int = 0, log: Path |
         items.clear()
 
     with gzip.open(path, "rt") as lines:
-        for n, line in enumerate(lines):
-            if official and n == official:
-                break
+        stream: Iterable[str] = lines
+        if official:
+            chosen = list(itertools.islice((x for n, x in enumerate(lines) if n % stride == pick), official))
+            random.Random(official + pick).shuffle(chosen)
+            stream = chosen
+        for line in stream:
             station, contest, data = json.loads(line)
             items.append(BulkItem(station, contest, data, kind=kind))
             if len(items) == batch:
@@ -124,10 +133,16 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     )
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--official", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--stride", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--pick", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--feed-only", action="store_true", help="with --resume: only the feed's phase, printed (a later --feed-pick)"
+    )
+    parser.add_argument("--feed-pick", type=int, default=0, help="which forms of each stride the feed's phase sends")
     parser.add_argument("--log", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, args.database, args.batch, args.official, args.log)
+        worker(args.worker, args.database, args.batch, args.official, args.stride, args.pick, args.log)
         return
 
     sampler = MemorySampler(national_group)
@@ -200,7 +215,11 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         saved = work / "state.json"
         saved.write_text(json.dumps({"times": times, "forms": forms, "statuses": statuses, "note": now()}))
         print(f"state after the ingest: {saved} (--resume {saved} reruns the later steps)", flush=True)
-    stored = ResultForm.objects.count()
+    if args.feed_only:
+        forms_dir = args.resume.parent
+        print(feed_phase(args, work, sorted(forms_dir.glob("forms-*.jsonl.gz")), forms))
+        return
+    stored = ResultForm.objects.filter(kind="preliminary").count()  # the feed's phase adds official ones
     assert stored == forms == sum(statuses.values()), (stored, forms, statuses)
     votes = ResultVote.objects.count()
     prefs = ResultPreference.objects.count()
@@ -227,7 +246,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     if args.feed_forms:
         forms_dir = args.resume.parent if args.resume else work
         paths = sorted(forms_dir.glob("forms-*.jsonl.gz"))
-        feed = feed_phase(args, work, paths)
+        feed = feed_phase(args, work, paths, forms)
     sampler.stop.set()
     sampler.sample()
 
@@ -308,7 +327,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         write_section("National scale: the whole count end to end (PostgreSQL)", body)
 
 
-def feed_phase(args: Any, work: Path, paths: list[Path]) -> str:
+def feed_phase(args: Any, work: Path, paths: list[Path], forms: int) -> str:
     """After the count: the results feed (`tallyroom publish --feed`) runs while the workers send the
     official forms of `--feed-forms` stations in batches; the freshness of each batch is the time
     from its commit to the first feed whose chain head reaches it."""
@@ -328,6 +347,7 @@ def feed_phase(args: Any, work: Path, paths: list[Path]) -> str:
         first_s = time.monotonic() - started
         logs = [work / f"commits-{i}.log" for i in range(len(paths))]
         per_worker = args.feed_forms // len(paths)
+        stride = max(1, forms // len(paths) // per_worker)
         began = time.monotonic()
         procs = [
             subprocess.Popen(
@@ -342,6 +362,10 @@ def feed_phase(args: Any, work: Path, paths: list[Path]) -> str:
                     str(args.batch),
                     "--official",
                     str(per_worker),
+                    "--stride",
+                    str(stride),
+                    "--pick",
+                    str(args.feed_pick % stride),
                     "--log",
                     str(log),
                 ],
@@ -376,13 +400,16 @@ def feed_phase(args: Any, work: Path, paths: list[Path]) -> str:
             fresh += [max(0.0, shown - at)] * int(n)
     during = [at for at, _ in watcher.seen if began <= at <= began + ingest_s]
     gaps = [b - a for a, b in itertools.pairwise(during)]
-    forms = sum(int(n) for _, _, n in batches)
+    sent = sum(int(n) for _, _, n in batches)
+    outcomes = ", ".join(f"{v:,} {k}" for k, v in sorted(statuses.items()))
     return (
         "**The results feed under the national ingest** (`publish/feed.py`, run by `tallyroom publish --feed`): "
-        f"after the count, {forms:,} official forms ({', '.join(f'{v:,} {k}' for k, v in sorted(statuses.items()))}) "
-        f"were sent by {len(paths)} workers in batches of {args.batch:,} at {forms / ingest_s:,.0f} forms/s while "
-        "the feed process cut feeds one after the other. A batch is fresh when the feed's `current` link names a "
-        "feed whose chain head reaches the batch's commit (every form of a batch counts once).\n\n"
+        f"after the count, {sent:,} official forms ({outcomes}) were sent by {len(paths)} workers in batches of "
+        f"{args.batch:,} at {sent / ingest_s:,.0f} forms/s while the feed process cut feeds one after the other. "
+        f"The forms are every {stride}th of each worker's file, shuffled, so that every batch holds forms of "
+        "nearly all of its worker's municipalities, as forms arrive on the night: each feed rewrites nearly "
+        "every municipality. A batch is fresh when the feed's `current` link names a feed whose chain head "
+        "reaches the batch's commit (every form of a batch counts once).\n\n"
         "| Measure | Figure |\n|---|---:|\n"
         f"| First feed from scratch (every contest of the election) | {first_s:.1f} s |\n"
         f"| Feeds during the ingest; time between two, median / p95 | {len(during)}; {pct(gaps, 0.5):.2f} s / "

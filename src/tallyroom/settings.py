@@ -179,6 +179,9 @@ TALLYROOM_PUBLISH_NATIONAL_EVERY = float(os.environ.get("TALLYROOM_PUBLISH_NATIO
 # Processes that fill a snapshot when many municipalities changed at once (PostgreSQL only; more than
 # 1 pays only with cores to spare: on 2 cores shared with the ingest it measured no better).
 TALLYROOM_PUBLISH_WORKERS = int(os.environ.get("TALLYROOM_PUBLISH_WORKERS", "1"))
+# The live results feed rewrites at most this many municipalities' full files per feed (the longest
+# waiting first); every contest's headline is always current (publication.md, "The live results feed").
+TALLYROOM_FEED_FULL_PER_CUT = int(os.environ.get("TALLYROOM_FEED_FULL_PER_CUT", "100"))
 # The lagging files' process yields the CPU to the page publisher and the ingest (os.nice increment).
 TALLYROOM_LAGGING_NICE = int(os.environ.get("TALLYROOM_LAGGING_NICE", "10"))
 # The newest snapshots kept under the live root (0: every one). Each is thousands of folders: on a

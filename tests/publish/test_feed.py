@@ -18,7 +18,16 @@ from tallyroom.audit.chain import chain_head
 from tallyroom.elections.models import Election, Municipality
 from tallyroom.elections.services import election_load
 from tallyroom.publish import feed, signing
-from tallyroom.publish.feed import FORMAT, INDEX, FeedWritten, current_feed, feed_publish, feed_root, feed_write
+from tallyroom.publish.feed import (
+    FORMAT,
+    INDEX,
+    FeedWritten,
+    Stations,
+    current_feed,
+    feed_publish,
+    feed_root,
+    feed_write,
+)
 from tallyroom.publish.files import MANIFEST
 from tallyroom.publish.publisher import feed_run
 from tallyroom.publish.serving import SnapshotServer
@@ -40,10 +49,16 @@ def _json(path: Path) -> Any:
 
 
 def _unversioned(folder: Path) -> dict[str, Any]:
-    """Every file of a feed without the chain position it was cut at (a linked file keeps its own)."""
+    """Every file of a feed without the chain positions in it (a linked file keeps its own)."""
     files = manifest_read(folder)["files"]
     assert isinstance(files, dict)
-    return {name: {k: v for k, v in _json(folder / name).items() if k != "audit_seq"} for name in files}
+    out = {}
+    for name in files:
+        data = {k: v for k, v in _json(folder / name).items() if k != "audit_seq"}
+        if name.endswith(INDEX):
+            data["municipalities"] = {m: entry["contests"] for m, entry in data["municipalities"].items()}
+        out[name] = data
+    return out
 
 
 def test_each_municipality_holds_what_the_api_answers_signed_at_the_chain_head(
@@ -62,10 +77,10 @@ def test_each_municipality_holds_what_the_api_answers_signed_at_the_chain_head(
         api = client.get(f"/api/v1/results/{municipality.code}").json()
         assert data["contests"] == api["contests"] and data["audit_seq"] == written.audit_seq
     index = _json(written.folder / small_election.code / INDEX)
-    [assembly] = [c for c in index["municipalities"]["01"] if c["kind"] == "assembly"]
+    [assembly] = [c for c in index["municipalities"]["01"]["contests"] if c["kind"] == "assembly"]
     assert (assembly["stations"], assembly["votes"]) == ({"counted": 1, "total": 3}, {"BLUE": 300, "GREEN": 200})
     assert sum(assembly["seats"].values()) == 15
-    [mayor] = [c for c in index["municipalities"]["38"] if c["kind"] == "mayor"]
+    [mayor] = [c for c in index["municipalities"]["38"]["contests"] if c["kind"] == "mayor"]
     assert mayor["mayor"]["status"] == "elected" and mayor["mayor"]["elected"]
     key = signing.public_key_pem(signing.private_key_load())
     assert snapshot_check(written.folder, key) == []
@@ -97,7 +112,7 @@ def test_a_new_feed_rewrites_only_what_changed_and_equals_one_from_scratch(
         scratch = feed_write(tmp_path / f"scratch-{n}")
         assert scratch is not None and scratch.audit_seq == written.audit_seq
         assert _unversioned(written.folder) == _unversioned(scratch.folder)
-    assert len([p for p in feed_root(root).iterdir() if p.name.isdigit()]) <= 5
+    assert len([p for p in feed_root(root).iterdir() if p.name[:12].isdigit()]) <= 5
 
 
 def test_the_feed_is_served_at_feed_beside_the_pages(small_election: Election, root: Path) -> None:
@@ -134,7 +149,9 @@ def test_the_feed_process_follows_the_chain(small_election: Election, root: Path
     latest = current_feed(root)
     assert latest is not None
     index = _json(latest / small_election.code / INDEX)
-    assert {c["stations"]["counted"] for c in index["municipalities"]["01"] if c["kind"] == "assembly"} == {1}
+    assert {c["stations"]["counted"] for c in index["municipalities"]["01"]["contests"] if c["kind"] == "assembly"} == {
+        1
+    }
 
 
 @pytest.mark.django_db(transaction=True)
@@ -166,9 +183,55 @@ def test_a_form_committed_while_a_feed_is_cut_is_not_in_it(
     monkeypatch.undo()
     assert cut is not None and cut.audit_seq < chain_head()[0]  # the other form came after the head
     index = _json(cut.folder / code / INDEX)
-    [assembly] = [c for c in index["municipalities"]["01"] if c["kind"] == "assembly"]
+    [assembly] = [c for c in index["municipalities"]["01"]["contests"] if c["kind"] == "assembly"]
     assert assembly["stations"]["counted"] == 1 and assembly["votes"] == {"BLUE": 300, "GREEN": 200}
     after = feed_write(tmp_path / "after")
     assert after is not None
-    [assembly] = [c for c in _json(after.folder / code / INDEX)["municipalities"]["01"] if c["kind"] == "assembly"]
+    [assembly] = [
+        c for c in _json(after.folder / code / INDEX)["municipalities"]["01"]["contests"] if c["kind"] == "assembly"
+    ]
     assert assembly["stations"]["counted"] == 2
+
+
+def test_the_full_files_catch_up_a_few_at_a_time_while_the_index_is_always_current(
+    small_election: Election, root: Path, tmp_path: Path, settings: Any
+) -> None:
+    """At a national count's pace every municipality changes every second: a feed rewrites the index
+    (every contest's headline) whole, and the full files of the longest-waiting few."""
+    settings.TALLYROOM_FEED_FULL_PER_CUT = 1
+    first = feed_publish(root)
+    assert first is not None and (first.rewritten, first.behind) == (2, 0)  # from scratch: everything
+    count_form("0101C/01R", "assembly", {"BLUE": 300, "GREEN": 200})
+    count_form("3801A/01R", "mayor", {"CIV": 300, "BLUE": 290}, registered=701)
+    second = feed_publish(root)
+    assert second is not None and (second.rewritten, second.behind) == (1, 1)
+    code = small_election.code
+    index = _json(second.folder / code / INDEX)["municipalities"]
+    assert [c["stations"]["counted"] for c in index["01"]["contests"] if c["kind"] == "assembly"] == [1]
+    assert [c["stations"]["counted"] for c in index["38"]["contests"] if c["kind"] == "mayor"] == [1]
+    waiting = [m for m, entry in index.items() if entry["full_seq"] < entry["changed_seq"]]
+    assert len(waiting) == 1 and manifest_read(second.folder)["behind"] == 1
+    stale = _json(second.folder / code / f"{waiting[0]}.json")
+    assert all(c["stations"]["counted"] == 0 for c in stale["contests"])  # its full file still waits
+    third = feed_publish(root)  # nothing new happened: it catches up
+    assert third is not None and (third.audit_seq, third.rewritten, third.behind) == (second.audit_seq, 1, 0)
+    assert feed_publish(root) is None
+    scratch = feed_write(tmp_path / "scratch")
+    assert scratch is not None and _unversioned(third.folder) == _unversioned(scratch.folder)
+
+
+def test_a_feed_process_counts_the_stations_again_when_an_election_is_loaded(small_election: Election) -> None:
+    """A million stations to count for every feed: the feed process keeps the counts, and reads them
+    again on an entry that touches everything (loading an election) or when they are a minute old."""
+    from tallyroom.elections.models import PollingStation
+
+    kept = Stations()
+    before = kept.get(everything=False)
+    station = PollingStation.objects.filter(municipality__code="38").first()
+    assert station is not None
+    station.pk, station.code = None, "3801A/99R"
+    station.save()
+    municipality = station.municipality_id
+    assert kept.get(everything=False)[municipality] == before[municipality]
+    assert kept.get(everything=True)[municipality] == before[municipality] + 1
+    assert Stations(max_age=0).get(everything=False)[municipality] == before[municipality] + 1

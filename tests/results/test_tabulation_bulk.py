@@ -24,7 +24,7 @@ from tallyroom.results.errors import ResultsError
 from tallyroom.results.models import AuditorDecision, FormKind, FormState, ResultForm, ResultVote
 from tallyroom.results.selectors import contest_scope, station_statuses
 from tallyroom.results.services import quarantine_decide, result_form_submit
-from tallyroom.results.tabulation import contests_results
+from tallyroom.results.tabulation import contests_headlines, contests_results, headline_of
 from tests.results.conftest import clean_content
 
 pytestmark = pytest.mark.django_db
@@ -154,6 +154,8 @@ def test_many_contests_at_once_agree_with_reading_every_station(election: Electi
         assert sorted(bulk) == [c.pk for c in contests]
         for contest in contests:
             assert _seen(bulk[contest.pk]) == oracle(contest), (seed, step, contest.pk)
+        headlines = contests_headlines(c.pk for c in contests)  # the cheap read: the same figures
+        assert headlines == {pk: headline_of(result) for pk, result in bulk.items()}
     kinds = Counter(ResultForm.objects.values_list("state", flat=True))
     assert kinds[FormState.ANNULLED] or seed not in (1, 2), kinds  # the scenarios reach annulments
 

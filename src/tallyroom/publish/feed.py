@@ -19,6 +19,7 @@ links the others' files.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils.timezone import now as timezone_now
 
@@ -39,7 +41,7 @@ from tallyroom.publish import signing
 from tallyroom.publish.changes import changes_between
 from tallyroom.publish.files import MANIFEST, SIGNATURE
 from tallyroom.publish.snapshot import manifest_bytes, manifest_read
-from tallyroom.results.tabulation import contests_results
+from tallyroom.results.tabulation import contests_headlines, contests_results, station_counts
 
 FEED = ".feed"
 FORMAT = "tallyroom-feed/1"
@@ -55,6 +57,7 @@ class FeedWritten:
     rewritten: int  # municipalities whose file was written afresh
     seconds: float
     created_at: dt.datetime
+    behind: int = 0  # municipalities whose full file waits for a later feed
 
 
 def feed_root(root: Path) -> Path:
@@ -66,9 +69,32 @@ def current_feed(root: Path) -> Path | None:
     return link.resolve() if link.is_symlink() and (link / MANIFEST).is_file() else None
 
 
-def feed_write(out: Path, *, previous: Path | None = None, key: Ed25519PrivateKey | None = None) -> FeedWritten | None:
+class Stations:
+    """Stations per municipality, kept by a long-running feed process between feeds (a million rows
+    to count each time): they change only when an election is loaded, an entry that touches
+    everything, and are read again then, and at least every `max_age` seconds."""
+
+    def __init__(self, max_age: float = 60.0) -> None:
+        self.max_age = max_age
+        self.counts: dict[int, int] | None = None
+        self.read_at = 0.0
+
+    def get(self, everything: bool) -> dict[int, int]:
+        if self.counts is None or everything or time.monotonic() - self.read_at > self.max_age:
+            self.counts, self.read_at = station_counts(), time.monotonic()
+        return self.counts
+
+
+def feed_write(
+    out: Path,
+    *,
+    previous: Path | None = None,
+    key: Ed25519PrivateKey | None = None,
+    stations: Stations | None = None,
+) -> FeedWritten | None:
     """Write a feed into `out` (new), linking from `previous` what did not change since it. None
-    (and nothing written) when nothing public changed since `previous`."""
+    (and nothing written) when nothing public changed since `previous` and no municipality's file
+    is behind."""
     started = time.perf_counter()
     key = key or signing.private_key_load()
     old = manifest_read(previous) if previous is not None else None
@@ -78,99 +104,126 @@ def feed_write(out: Path, *, previous: Path | None = None, key: Ed25519PrivateKe
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         seq, head_hash = chain_head()
-        stale: set[int] | None = None
+        changed: dict[int, int] | None = None  # municipality -> the latest change's position (None: all)
         if old is not None:
             changes = changes_between(_seq(old), seq, stations=False)
-            if not changes.public:
+            if not changes.public and not old.get("behind"):
                 return None
-            stale = None if changes.everything else set(changes.municipalities)
+            changed = None if changes.everything else {m: at for m, (at, _) in changes.municipalities.items()}
         created_at = timezone_now()
         out.mkdir(parents=True)
-        files, rewritten = _fill(out, previous, old, stale, seq)
+        counts = (stations or Stations()).get(changed is None)
+        filled = _Fill(out, previous, old, seq, counts)
+        filled.run(changed)
     manifest: dict[str, object] = {
         "format": FORMAT,
         "created_at": created_at.isoformat(timespec="milliseconds"),
         "audit_head": {"seq": seq, "entry_hash": head_hash},
+        "behind": filled.behind,
         "public_key_sha256": signing.key_fingerprint(key.public_key()),
-        "files": dict(sorted(files.items())),
+        "files": dict(sorted(filled.files.items())),
     }
     blob = manifest_bytes(manifest)
     (out / MANIFEST).write_bytes(blob)
     (out / SIGNATURE).write_bytes(signing.sign(key, blob))
-    return FeedWritten(out, seq, len(files), rewritten, time.perf_counter() - started, created_at)
+    elapsed = time.perf_counter() - started
+    return FeedWritten(out, seq, len(filled.files), filled.rewritten, elapsed, created_at, filled.behind)
 
 
-def _fill(
-    out: Path, previous: Path | None, old: dict[str, Any] | None, stale: set[int] | None, seq: int
-) -> tuple[dict[str, dict[str, object]], int]:
-    old_files: dict[str, dict[str, object]] = dict(old["files"]) if old else {}
-    municipalities = list(
-        Municipality.objects.order_by("election__code", "code").values_list("pk", "election__code", "code")
-    )
-    names = {pk: f"{election}/{code}.json" for pk, election, code in municipalities}
-    fresh = [pk for pk, _, _ in municipalities if stale is None or pk in stale or names[pk] not in old_files]
-    contests: dict[int, list[int]] = {pk: [] for pk in fresh}
+class _Fill:
+    """The files of one feed: every index afresh where something changed, and the municipalities'
+    full files of the longest-waiting `TALLYROOM_FEED_FULL_PER_CUT` of those behind."""
+
+    def __init__(
+        self, out: Path, previous: Path | None, old: dict[str, Any] | None, seq: int, counts: dict[int, int]
+    ) -> None:
+        self.out, self.previous, self.seq, self.counts = out, previous, seq, counts
+        self.old_files: dict[str, dict[str, object]] = dict(old["files"]) if old else {}
+        self.files: dict[str, dict[str, object]] = {}
+        self.rewritten = 0
+        self.behind = 0
+
+    def run(self, changed: dict[int, int] | None) -> None:
+        rows = Municipality.objects.order_by("election__code", "code").values_list("pk", "election__code", "code")
+        municipalities = [(pk, election, code) for pk, election, code in rows]
+        elections = sorted({e for _, e, _ in municipalities})
+        old = {e: self._old_index(e) for e in elections} if self.previous is not None else {}
+        state: dict[int, dict[str, Any]] = {}  # municipality -> its entry in the index
+        for pk, election, code in municipalities:
+            entry = old.get(election, {}).get(code)
+            fresh = entry is None or changed is None or pk in changed
+            if entry is None or changed is None:
+                entry = {"contests": [], "changed_seq": self.seq, "full_seq": -1}
+            elif pk in changed:
+                entry = {**entry, "changed_seq": changed[pk]}
+            state[pk] = {**entry, "fresh": fresh}
+        contests = _contests_of([pk for pk, entry in state.items() if entry["fresh"]])
+        headlines = contests_headlines((c for ids in contests.values() for c in ids), self.counts)
+        for pk, ids in contests.items():
+            state[pk]["contests"] = [headlines[c] for c in ids]
+        behind = sorted(
+            (entry["full_seq"], pk)
+            for pk, entry in state.items()
+            if entry["full_seq"] < entry["changed_seq"] or f"{_name(municipalities, pk)}" not in self.old_files
+        )
+        limit = len(behind) if self.previous is None else int(settings.TALLYROOM_FEED_FULL_PER_CUT)
+        self._full(municipalities, state, {pk for _, pk in behind[:limit]})
+        self.behind = max(0, len(behind) - limit)
+        for election in elections:
+            index = {
+                "election": election,
+                "audit_seq": self.seq,
+                "municipalities": {
+                    code: {k: v for k, v in state[pk].items() if k != "fresh"}
+                    for pk, e, code in municipalities
+                    if e == election
+                },
+            }
+            self.files[f"{election}/{INDEX}"] = _write(self.out / election / INDEX, index)
+
+    def _full(
+        self, municipalities: list[tuple[int, str, str]], state: dict[int, dict[str, Any]], now: set[int]
+    ) -> None:
+        contests = _contests_of(sorted(now))
+        results = contests_results(c for ids in contests.values() for c in ids)
+        for election in {e for _, e, _ in municipalities}:
+            (self.out / election).mkdir()
+        for pk, election, code in municipalities:
+            name = f"{election}/{code}.json"
+            if pk in now:
+                shown = [results[c] for c in contests[pk]]
+                data = {"election": election, "municipality": code, "audit_seq": self.seq, "contests": shown}
+                self.files[name] = _write(self.out / name, data)
+                state[pk]["full_seq"] = self.seq
+                self.rewritten += 1
+            elif self.previous is not None and name in self.old_files:
+                os.link(self.previous / name, self.out / name)
+                self.files[name] = self.old_files[name]
+
+    def _old_index(self, election: str) -> dict[str, dict[str, Any]]:
+        try:
+            index = json.loads((self.previous / election / INDEX).read_bytes()) if self.previous else {}
+        except (OSError, ValueError):
+            return {}
+        return dict(index.get("municipalities", {}))
+
+
+def _name(municipalities: list[tuple[int, str, str]], pk: int) -> str:
+    return next(f"{e}/{code}.json" for m, e, code in municipalities if m == pk)
+
+
+def _contests_of(municipality_ids: list[int]) -> dict[int, list[int]]:
+    """Each municipality's contests in the API's order (a repeat vote's results are its contest's)."""
+    contests: dict[int, list[int]] = {pk: [] for pk in municipality_ids}
     rows = (
-        Contest.objects.filter(municipality_id__in=fresh)
-        .exclude(round__kind=Round.Kind.REPEAT)  # a repeat vote's results are part of its contest's
+        Contest.objects.filter(municipality_id__in=municipality_ids)
+        .exclude(round__kind=Round.Kind.REPEAT)
         .order_by("round__date", "kind", "pk")
         .values_list("pk", "municipality_id")
     )
     for pk, municipality_id in rows:
         contests[municipality_id].append(pk)
-    results = contests_results(pk for ids in contests.values() for pk in ids)
-    files: dict[str, dict[str, object]] = {}
-    headlines: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    for election in {e for _, e, _ in municipalities}:
-        (out / election).mkdir()
-        headlines[election] = _old_headlines(previous, election) if stale is not None else {}
-    for pk, election, code in municipalities:
-        name = names[pk]
-        if pk in contests:
-            shown = [results[c] for c in contests[pk]]
-            files[name] = _write(
-                out / name, {"election": election, "municipality": code, "audit_seq": seq, "contests": shown}
-            )
-            headlines[election][code] = [_headline(r) for r in shown]
-        elif previous is not None:
-            os.link(previous / name, out / name)
-            files[name] = old_files[name]
-    for election, by_municipality in headlines.items():
-        index = {
-            "election": election,
-            "audit_seq": seq,
-            "municipalities": {code: by_municipality.get(code, []) for _, e, code in municipalities if e == election},
-        }
-        files[f"{election}/{INDEX}"] = _write(out / election / INDEX, index)
-    return files, len(contests)
-
-
-def _old_headlines(previous: Path | None, election: str) -> dict[str, list[dict[str, Any]]]:
-    if previous is None:
-        return {}
-    try:
-        index = json.loads((previous / election / INDEX).read_bytes())
-    except (OSError, ValueError):
-        return {}
-    return dict(index.get("municipalities", {}))
-
-
-def _headline(result: dict[str, Any]) -> dict[str, Any]:
-    """What an election-night overview shows of a contest."""
-    out: dict[str, Any] = {
-        "contest": result["contest"]["id"],
-        "kind": result["contest"]["kind"],
-        "round": result["contest"]["round"],
-        "status": result["status"],
-        "stations": {k: result["stations"][k] for k in ("counted", "total")},
-        "votes": {c["entity"]: c["votes"] for c in result["choices"]},
-    }
-    if "assembly" in result:
-        out["seats"] = result["assembly"]["seats"]
-    else:
-        mayor = result["mayor"]
-        out["mayor"] = {"status": mayor.get("status"), "elected": mayor.get("elected")}
-    return out
+    return contests
 
 
 def _write(path: Path, data: dict[str, Any]) -> dict[str, object]:
@@ -183,7 +236,7 @@ def _seq(manifest: dict[str, Any]) -> int:
     return int(manifest["audit_head"]["seq"])
 
 
-def feed_publish(root: Path) -> FeedWritten | None:
+def feed_publish(root: Path, stations: Stations | None = None) -> FeedWritten | None:
     """Write a new feed under `root/.feed` if anything public changed since the current one, and make
     it current; keep the last few."""
     from tallyroom.publish.services import _exclusive, _point_current
@@ -194,17 +247,13 @@ def feed_publish(root: Path) -> FeedWritten | None:
             shutil.rmtree(partial, ignore_errors=True)
         previous = current_feed(root)
         tmp = base / f".{time.time_ns()}.partial"
-        written = feed_write(tmp, previous=previous)
+        written = feed_write(tmp, previous=previous, stations=stations)
         if written is None:
             return None
-        folder = base / f"{written.audit_seq:012d}"
-        if folder.exists():  # cut at the same position as the current one after all
-            shutil.rmtree(tmp)
-            return None
+        # Named by chain position, then time: a feed that only catches up files has the same position.
+        folder = base / f"{written.audit_seq:012d}-{time.time_ns()}"
         tmp.rename(folder)
         _point_current(base, folder)
-        for old in sorted(p for p in base.iterdir() if p.is_dir() and p.name.isdigit())[:-KEEP]:
+        for old in sorted(p for p in base.iterdir() if p.is_dir() and p.name[:12].isdigit())[:-KEEP]:
             shutil.rmtree(old, ignore_errors=True)
-        return FeedWritten(
-            folder, written.audit_seq, written.files, written.rewritten, written.seconds, written.created_at
-        )
+        return dataclasses.replace(written, folder=folder)

@@ -17,7 +17,7 @@ from pathlib import Path
 from django.db import DatabaseError, close_old_connections
 
 from tallyroom.audit.chain import chain_head
-from tallyroom.publish.feed import FeedWritten, feed_publish
+from tallyroom.publish.feed import FeedWritten, Stations, feed_publish
 from tallyroom.publish.services import lagging_refresh, lagging_sets, snapshot_publish
 from tallyroom.publish.snapshot import Written
 
@@ -124,18 +124,20 @@ def feed_run(
     """Write a new results feed as soon as the chain head moves. A feed costs a fixed number of reads
     and the changed municipalities' files, so nothing waits for a burst to end: whatever was
     committed while one was written goes into the next."""
-    seen = -1
+    seen, behind = -1, 0
+    stations = Stations()
     while not should_stop():
         if recycle_connections:
             close_old_connections()
         try:
             head, _ = chain_head()
-            written = feed_publish(root) if head != seen else None
+            written = feed_publish(root, stations) if head != seen or behind else None
         except (OSError, DatabaseError):
             log.exception("results feed failed; trying again in %.1f s", retry)
             time.sleep(retry)
             continue
         seen = head
+        behind = written.behind if written is not None else 0
         if written is not None:
             log.info(
                 "feed at #%d in %.3f s: %d municipalities rewritten",

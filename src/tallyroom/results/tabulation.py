@@ -13,15 +13,23 @@ oracle the tests hold this to.
 from __future__ import annotations
 
 import dataclasses
-from collections import defaultdict
-from collections.abc import Iterable
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, NamedTuple
 
 from django.db.models import Count, Q, Sum
 
-from tallyroom.elections.models import Candidate, Contest, ContestCandidate, ContestEntity, PollingStation, Round
+from tallyroom.elections.models import (
+    Candidate,
+    Contest,
+    ContestCandidate,
+    ContestEntity,
+    Election,
+    PollingStation,
+    Round,
+)
 from tallyroom.results.models import (
     Annulment,
     Certification,
@@ -36,6 +44,7 @@ from tallyroom.rules.errors import AllocationError, RulesErrorCode
 from tallyroom.rules.mayor import decide_first_round, decide_runoff
 from tallyroom.rules.openlist import Gender, GenderRule, ListCandidate
 from tallyroom.rules.outcome import assembly_outlook, mayor_outlook, runoff_outlook
+from tallyroom.rules.seats import allocate
 
 _TOTALS = ("forms_counted", "official_counted", "registered_counted", "ballots_used", "invalid", "blank", "valid")
 _LINKS = Annulment.stations.through.objects
@@ -86,32 +95,200 @@ def contests_results(contest_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     return {pk: _assemble(pk, reads) for pk in ids}
 
 
-def _read(ids: list[int]) -> _Reads:
-    rows = Contest.objects.filter(pk__in=ids).select_related("round__election", "municipality")
+class _Light(NamedTuple):
+    """A contest as its headline needs it (a tuple: model instances of thousands cost a tenth of a second)."""
+
+    pk: int
+    kind: str
+    seats: int
+    municipality_id: int
+    round_code: str
+    round_kind: str
+    election_id: int
+
+
+def contests_headlines(
+    contest_ids: Iterable[int], station_counts: Mapping[int, int] | None = None
+) -> dict[int, dict[str, Any]]:
+    """What an overview shows of each contest, as `headline_of(contests_results(...)[pk])` gives it:
+    the status, the stations counted of all, the votes per entity, the seats or the mayor's decision.
+    Without the outlook, the elected members and the exceptional stations, it is a few reads and an
+    allocation per contest: the live feed's index at national scale. `station_counts` (stations per
+    municipality), if the caller keeps them: they change only when an election is loaded."""
+    ids = sorted(set(contest_ids))
+    if not ids:
+        return {}
+    fields = ("pk", "kind", "seats", "municipality_id", "round__code", "round__kind", "round__election_id")
+    mains = {row[0]: _Light(*row) for row in Contest.objects.filter(pk__any=ids).values_list(*fields)}
+    family: dict[int, list[int]] = {pk: [pk] for pk in ids}
+    for pk, parent in Contest.objects.filter(parent_id__any=ids, round__kind=Round.Kind.REPEAT).values_list(
+        "pk", "parent_id"
+    ):
+        family[parent or 0].append(pk)
+    all_ids = sorted({c for fam in family.values() for c in fam})
+    tallies, votes = _tallies(all_ids), _votes(all_ids)
+    _, mayors = _ballots({pk: c.kind for pk, c in mains.items()})
+    certified = set(
+        Certification.objects.filter(contest_id__any=ids, revoked_at__isnull=True).values_list("contest_id", flat=True)
+    )
+    scopes = {pk: (c.municipality_id, c.round_kind == Round.Kind.REPEAT) for pk, c in mains.items()}
+    totals = _scope_totals(scopes, station_counts)
+    rules = {
+        pk: _rules(settings)
+        for pk, settings in Election.objects.filter(pk__any={c.election_id for c in mains.values()}).values_list(
+            "pk", "settings"
+        )
+    }
+    lengths: dict[int, Counter[str]] = defaultdict(Counter)
+    for municipality_id, code, n in (
+        Candidate.objects.filter(
+            municipality_id__any={c.municipality_id for c in mains.values() if c.kind == Contest.Kind.ASSEMBLY},
+            office=Candidate.Office.ASSEMBLY,
+        )
+        .values("municipality_id", "entity__code")
+        .annotate(n=Count("pk"))
+        .values_list("municipality_id", "entity__code", "n")
+    ):
+        lengths[municipality_id][code] = n
+    out: dict[int, dict[str, Any]] = {}
+    for pk in ids:
+        c = mains[pk]
+        by_entity: dict[str, int] = {}
+        for member in family[pk]:
+            for code, _, _, n in votes.get(member, ()):
+                by_entity[code] = by_entity.get(code, 0) + n
+        headline = {
+            "contest": pk,
+            "kind": c.kind,
+            "round": c.round_code,
+            "status": "certified" if pk in certified else "preliminary",
+            "stations": {
+                "counted": sum(tallies.get(member, {}).get("forms_counted", 0) for member in family[pk]),
+                "total": totals[pk],
+            },
+            "votes": by_entity,
+        }
+        if c.kind == Contest.Kind.ASSEMBLY:
+            headline["seats"] = _seats(c.seats, rules[c.election_id], by_entity, lengths[c.municipality_id])
+        else:
+            names = {code: name for code, (_, name) in mayors.get(pk, {}).items()}
+            headline["mayor"] = _mayor_decision(c.round_kind == Round.Kind.RUNOFF, by_entity, names)
+        out[pk] = headline
+    return out
+
+
+def headline_of(result: dict[str, Any]) -> dict[str, Any]:
+    """A contest's headline (`contests_headlines`) read off its full results (`contests_results`)."""
+    out: dict[str, Any] = {
+        "contest": result["contest"]["id"],
+        "kind": result["contest"]["kind"],
+        "round": result["contest"]["round"],
+        "status": result["status"],
+        "stations": {k: result["stations"][k] for k in ("counted", "total")},
+        "votes": {c["entity"]: c["votes"] for c in result["choices"]},
+    }
+    if "assembly" in result:
+        out["seats"] = result["assembly"]["seats"]
+    else:
+        out["mayor"] = {"status": result["mayor"].get("status"), "elected": result["mayor"].get("elected")}
+    return out
+
+
+def _seats(seats: int, rules: AssemblyRules, entity_votes: dict[str, int], lengths: Counter[str]) -> dict[str, int]:
+    """The seats as `elect_assembly` allocates them (capped at the lists' lengths unless the lists
+    are too short for the seats)."""
+    if sum(entity_votes.values()) == 0:
+        return {}
+    caps = {code: lengths[code] for code in entity_votes} if rules.cap_at_list_length else None
+    try:
+        allocation = allocate(
+            entity_votes,
+            seats,
+            rules.method,
+            rules.threshold,
+            threshold_inclusive=rules.threshold_inclusive,
+            max_seats=caps,
+        )
+    except AllocationError as exc:
+        if exc.code is not RulesErrorCode.INSUFFICIENT_CAPACITY:
+            raise
+        allocation = allocate(
+            entity_votes, seats, rules.method, rules.threshold, threshold_inclusive=rules.threshold_inclusive
+        )
+    return dict(allocation.seats)
+
+
+def _mayor_decision(runoff: bool, by_entity: dict[str, int], names: dict[str, str]) -> dict[str, Any]:
+    if not by_entity:
+        return {"status": None, "elected": None}
+    decided = decide_runoff(by_entity) if runoff else decide_first_round(by_entity)
+    return {
+        "status": str(decided.status),
+        "elected": names.get(decided.elected, decided.elected) if decided.elected else None,
+    }
+
+
+def station_counts(municipality_ids: Iterable[int] | None = None) -> dict[int, int]:
+    """Stations per municipality (all of them, or these)."""
+    rows = PollingStation.objects.all()
+    if municipality_ids is not None:
+        rows = rows.filter(municipality_id__any=list(municipality_ids))
+    return dict(rows.values("municipality_id").annotate(n=Count("pk")).values_list("municipality_id", "n"))
+
+
+def _scope_totals(contests: dict[int, tuple[int, bool]], counts: Mapping[int, int] | None) -> dict[int, int]:
+    """Each contest's stations (contest -> (municipality, a repeat vote)): its municipality's, or a
+    repeat vote's own."""
+    repeat = [pk for pk, (_, is_repeat) in contests.items() if is_repeat]
+    members: dict[int, set[int]] = defaultdict(set)
+    for rc, station in _LINKS.filter(annulment__repeat_contest_id__any=repeat).values_list(
+        "annulment__repeat_contest_id", "pollingstation_id"
+    ):
+        members[rc].add(station)
+    if counts is None:
+        counts = station_counts({muni for pk, (muni, _) in contests.items() if pk not in repeat})
+    return {pk: len(members[pk]) if pk in repeat else counts.get(muni, 0) for pk, (muni, _) in contests.items()}
+
+
+def _family(ids: list[int]) -> tuple[dict[int, Contest], dict[int, list[Contest]], list[int]]:
+    """The contests, each with its repeat votes after it, and all of their ids."""
+    rows = Contest.objects.filter(pk__any=ids).select_related("round__election", "municipality")
     # The election's definition as loaded is a blob, and a join would repeat it on every contest's row.
     mains = {c.pk: c for c in rows.defer("round__election__definition_packed")}
     family: dict[int, list[Contest]] = {pk: [mains[pk]] for pk in ids}
-    repeats = Contest.objects.filter(parent_id__in=ids, round__kind=Round.Kind.REPEAT).select_related("round")
+    repeats = Contest.objects.filter(parent_id__any=ids, round__kind=Round.Kind.REPEAT).select_related("round")
     for rc in repeats:
         family[rc.parent_id or 0].append(rc)
-    all_ids = sorted({c.pk for fam in family.values() for c in fam})
-    tallies = {
+    return mains, family, sorted({c.pk for fam in family.values() for c in fam})
+
+
+def _tallies(all_ids: list[int]) -> dict[int, dict[str, int]]:
+    return {
         cid: dict(zip(_TOTALS, row, strict=True))
-        for cid, *row in ContestTally.objects.filter(contest_id__in=all_ids).values_list("contest_id", *_TOTALS)
+        for cid, *row in ContestTally.objects.filter(contest_id__any=all_ids).values_list("contest_id", *_TOTALS)
     }
+
+
+def _votes(all_ids: list[int]) -> dict[int, list[tuple[str, str, str, int]]]:
     votes: dict[int, list[tuple[str, str, str, int]]] = defaultdict(list)
-    vote_rows = TallyVote.objects.filter(contest_id__in=all_ids).order_by("contest_id", "entity_id")
+    vote_rows = TallyVote.objects.filter(contest_id__any=all_ids).order_by("contest_id", "entity_id")
     for cid, code, name, short, n in vote_rows.values_list(
         "contest_id", "entity__code", "entity__name", "entity__short_name", "votes"
     ):
         votes[cid].append((code, name, short, n))
-    ballot, mayors = _ballots(mains)
+    return votes
+
+
+def _read(ids: list[int]) -> _Reads:
+    mains, family, all_ids = _family(ids)
+    tallies, votes = _tallies(all_ids), _votes(all_ids)
+    ballot, mayors = _ballots({pk: c.kind for pk, c in mains.items()})
     stations = _Stations.read(mains, family, all_ids)
     certified: dict[int, Certification] = {}
-    for cert in Certification.objects.filter(contest_id__in=ids, revoked_at__isnull=True):
+    for cert in Certification.objects.filter(contest_id__any=ids, revoked_at__isnull=True):
         certified.setdefault(cert.contest_id, cert)
     runoffs: dict[int, int] = {}
-    for parent, pk in Contest.objects.filter(parent_id__in=ids, round__kind=Round.Kind.RUNOFF).values_list(
+    for parent, pk in Contest.objects.filter(parent_id__any=ids, round__kind=Round.Kind.RUNOFF).values_list(
         "parent_id", "pk"
     ):
         runoffs.setdefault(parent or 0, pk)
@@ -119,17 +296,17 @@ def _read(ids: list[int]) -> _Reads:
     return _Reads(family, tallies, votes, ballot, mayors, stations, certified, runoffs, candidates, preferences)
 
 
-def _ballots(mains: dict[int, Contest]) -> tuple[dict[int, dict[str, int]], dict[int, dict[str, tuple[int, str]]]]:
+def _ballots(kinds: dict[int, str]) -> tuple[dict[int, dict[str, int]], dict[int, dict[str, tuple[int, str]]]]:
     """Each contest's ballot order by entity code, and a mayor contest's candidates by entity code."""
     ballot: dict[int, dict[str, int]] = defaultdict(dict)
     mayors: dict[int, dict[str, tuple[int, str]]] = defaultdict(dict)
-    mayor_ids = [pk for pk, c in mains.items() if c.kind == Contest.Kind.MAYOR]
-    assembly_ids = [pk for pk, c in mains.items() if c.kind == Contest.Kind.ASSEMBLY]
-    for cid, cand, name, code, position in ContestCandidate.objects.filter(contest_id__in=mayor_ids).values_list(
+    mayor_ids = [pk for pk, kind in kinds.items() if kind == Contest.Kind.MAYOR]
+    assembly_ids = [pk for pk, kind in kinds.items() if kind == Contest.Kind.ASSEMBLY]
+    for cid, cand, name, code, position in ContestCandidate.objects.filter(contest_id__any=mayor_ids).values_list(
         "contest_id", "candidate_id", "candidate__name", "candidate__entity__code", "ballot_position"
     ):
         mayors[cid][code], ballot[cid][code] = (cand, name), position
-    for cid, code, position in ContestEntity.objects.filter(contest_id__in=assembly_ids).values_list(
+    for cid, code, position in ContestEntity.objects.filter(contest_id__any=assembly_ids).values_list(
         "contest_id", "entity__code", "ballot_position"
     ):
         ballot[cid][code] = position
@@ -145,12 +322,12 @@ def _lists(
     if not assembly:
         return candidates, preferences
     rows = Candidate.objects.filter(
-        municipality_id__in={c.municipality_id for c in assembly}, office=Candidate.Office.ASSEMBLY
+        municipality_id__any={c.municipality_id for c in assembly}, office=Candidate.Office.ASSEMBLY
     ).values_list("municipality_id", "pk", "name", "gender", "position", "entity__code")
     for municipality_id, pk, name, gender, position, entity in rows:
         candidates[municipality_id].append(_Candidate(pk, name, gender, position, entity))
     of_family = {c.pk: a.pk for a in assembly for c in family[a.pk]}
-    for cid, cand_id, n in TallyPreference.objects.filter(contest_id__in=sorted(of_family)).values_list(
+    for cid, cand_id, n in TallyPreference.objects.filter(contest_id__any=sorted(of_family)).values_list(
         "contest_id", "candidate_id", "votes"
     ):
         prefs = preferences[of_family[cid]]
@@ -173,17 +350,17 @@ class _Stations:
     def read(cls, mains: dict[int, Contest], family: dict[int, list[Contest]], all_ids: list[int]) -> _Stations:
         repeat_ids = sorted({c.pk for fam in family.values() for c in fam if c.round.kind == Round.Kind.REPEAT})
         members: dict[int, set[int]] = defaultdict(set)
-        for rc, station in _LINKS.filter(annulment__repeat_contest_id__in=repeat_ids).values_list(
+        for rc, station in _LINKS.filter(annulment__repeat_contest_id__any=repeat_ids).values_list(
             "annulment__repeat_contest_id", "pollingstation_id"
         ):
             members[rc].add(station)
         annulled: dict[int, dict[int, bool]] = defaultdict(dict)
-        for cid, station, repeat in _LINKS.filter(annulment__contest_id__in=list(mains)).values_list(
+        for cid, station, repeat in _LINKS.filter(annulment__contest_id__any=list(mains)).values_list(
             "annulment__contest_id", "pollingstation_id", "annulment__repeat_contest_id"
         ):
             annulled[cid][station] = annulled[cid].get(station, False) or repeat is not None
         held_by_contest: dict[int, set[int]] = defaultdict(set)
-        held_forms = ResultForm.objects.filter(contest_id__in=all_ids, state=FormState.QUARANTINED)
+        held_forms = ResultForm.objects.filter(contest_id__any=all_ids, state=FormState.QUARANTINED)
         for cid, station in held_forms.values_list("contest_id", "station_id"):
             held_by_contest[cid].add(station)
         held = {pk: set().union(*(held_by_contest[c.pk] for c in fam)) for pk, fam in family.items()}
@@ -191,15 +368,15 @@ class _Stations:
         municipalities = {c.municipality_id for pk, c in mains.items() if pk not in repeat_mains}
         one_by_one = set().union(*members.values(), *(a.keys() for a in annulled.values()), *held.values())
         registered: dict[int, tuple[int, int, str]] = {}
-        central = Q(municipality_id__in=municipalities, kind=PollingStation.Kind.CENTRAL)
-        for pk, muni, voters, kind in PollingStation.objects.filter(Q(pk__in=one_by_one) | central).values_list(
+        central = Q(municipality_id__any=municipalities, kind=PollingStation.Kind.CENTRAL)
+        for pk, muni, voters, kind in PollingStation.objects.filter(Q(pk__any=one_by_one) | central).values_list(
             "pk", "municipality_id", "registered_voters", "kind"
         ):
             registered[pk] = (muni, voters, kind)
         scopes = cls._scopes(mains, repeat_mains, members, registered, municipalities)
         special = set().union(one_by_one, *(s.central for s in scopes.values()))
         by_contest: dict[int, list[tuple[int, str]]] = defaultdict(list)
-        counted = ResultForm.objects.filter(contest_id__in=all_ids, counted=True, station_id__in=special)
+        counted = ResultForm.objects.filter(contest_id__any=all_ids, counted=True, station_id__any=special)
         for cid, station, kind in counted.order_by("contest_id", "station_id", "kind").values_list(
             "contest_id", "station_id", "kind"
         ):
@@ -222,7 +399,7 @@ class _Stations:
         """A municipality's stations in aggregate; a repeat vote's, one by one (a handful)."""
         aggregates = {
             muni: (n, voters or 0)
-            for muni, n, voters in PollingStation.objects.filter(municipality_id__in=municipalities)
+            for muni, n, voters in PollingStation.objects.filter(municipality_id__any=municipalities)
             .values("municipality_id")
             .annotate(n=Count("pk"), voters=Sum("registered_voters"))
             .values_list("municipality_id", "n", "voters")
@@ -382,7 +559,11 @@ def _entity_votes(pk: int, reads: _Reads) -> list[dict[str, Any]]:
 
 
 def assembly_rules(contest: Contest) -> AssemblyRules:
-    settings = contest.round.election.settings
+    return _rules(contest.round.election.settings)
+
+
+def _rules(settings: dict[str, Any]) -> AssemblyRules:
+    """The assembly rules an election's settings give."""
     return AssemblyRules.of(
         settings.get("assembly_method", "sainte-lague"),
         Fraction(str(settings.get("assembly_threshold", 0))),
