@@ -161,10 +161,11 @@ class _Fill:
         headlines = contests_headlines((c for ids in contests.values() for c in ids), self.counts)
         for pk, ids in contests.items():
             state[pk]["contests"] = [headlines[c] for c in ids]
+        names = {pk: f"{election}/{code}.json" for pk, election, code in municipalities}
         behind = sorted(
             (entry["full_seq"], pk)
             for pk, entry in state.items()
-            if entry["full_seq"] < entry["changed_seq"] or f"{_name(municipalities, pk)}" not in self.old_files
+            if entry["full_seq"] < entry["changed_seq"] or names[pk] not in self.old_files
         )
         limit = len(behind) if self.previous is None else int(settings.TALLYROOM_FEED_FULL_PER_CUT)
         self._full(municipalities, state, {pk for _, pk in behind[:limit]})
@@ -206,10 +207,6 @@ class _Fill:
         except (OSError, ValueError):
             return {}
         return dict(index.get("municipalities", {}))
-
-
-def _name(municipalities: list[tuple[int, str, str]], pk: int) -> str:
-    return next(f"{e}/{code}.json" for m, e, code in municipalities if m == pk)
 
 
 def _contests_of(municipality_ids: list[int]) -> dict[int, list[int]]:
