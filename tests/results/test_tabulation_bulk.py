@@ -21,10 +21,11 @@ from tallyroom.elections.models import Contest, ContestCandidate, ContestEntity,
 from tallyroom.elections.services import election_load
 from tallyroom.results.decisions import annulment_decide, contest_certify
 from tallyroom.results.errors import ResultsError
+from tallyroom.results.headlines import contests_headlines, headline_of
 from tallyroom.results.models import AuditorDecision, FormKind, FormState, ResultForm, ResultVote
 from tallyroom.results.selectors import contest_scope, station_statuses
 from tallyroom.results.services import quarantine_decide, result_form_submit
-from tallyroom.results.tabulation import contests_headlines, contests_results, headline_of
+from tallyroom.results.tabulation import contests_results
 from tests.results.conftest import clean_content
 
 pytestmark = pytest.mark.django_db

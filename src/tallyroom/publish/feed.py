@@ -41,7 +41,9 @@ from tallyroom.publish import signing
 from tallyroom.publish.changes import changes_between
 from tallyroom.publish.files import MANIFEST, SIGNATURE
 from tallyroom.publish.snapshot import manifest_bytes, manifest_read
-from tallyroom.results.tabulation import contests_headlines, contests_results, station_counts
+from tallyroom.results.headlines import contests_headlines
+from tallyroom.results.tabulation import contests_results
+from tallyroom.results.tally_reads import station_counts
 
 FEED = ".feed"
 FORMAT = "tallyroom-feed/1"
