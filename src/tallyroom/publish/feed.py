@@ -2,17 +2,22 @@
 
 A page snapshot tells the whole story, but each municipality in it costs a page's rendering; at a
 national count's pace every municipality changes every second and no page snapshot keeps up. The
-feed holds what each form changes: every municipality's contests exactly as
-`GET /api/v1/results/municipalities/...` gives them (`tabulation.contests_results`: a fixed number
-of reads however many contests), one file per municipality, and per election an index of every
-contest's headline figures. It is read in one database snapshot, so the chain head it names and
-the figures agree, and it is signed like a page snapshot (a manifest of its files' SHA-256 and
-Ed25519 over the manifest), so `tallyroom verify-snapshot` checks it as it stands. A new feed
-rewrites only the municipalities changed since the previous one (read off the audit chain) and
-links the others' files.
+feed holds what each form changes, in two tiers:
 
-    <snapshot root>/.feed/<chain position>/manifest.json, manifest.sig
-        <election>/index.json            every contest's headline: stations counted, votes, seats, mayor
+- per election, an index of every contest's headline (stations counted of all, votes, seats or the
+  mayor's decision: `headlines.contests_headlines`), recomputed in every feed for every municipality
+  that changed;
+- per municipality, its contests exactly as `GET /api/v1/results/<municipality>` gives them
+  (`tabulation.contests_results`), rewritten for at most `TALLYROOM_FEED_FULL_PER_CUT` of the
+  municipalities waiting, the longest-waiting first (at demo size, all of them every time).
+
+A feed is read in one database snapshot, so the chain head it names and the figures agree, and it
+is signed like a page snapshot (a manifest of its files' SHA-256 and Ed25519 over the manifest), so
+`tallyroom verify-snapshot` checks it as it stands. What did not change is hard-linked from the
+previous feed.
+
+    <snapshot root>/.feed/<chain position>-<time>/manifest.json, manifest.sig
+        <election>/index.json            by municipality: headlines, latest change, full file's position
         <election>/<municipality>.json   the municipality's contests in full
     <snapshot root>/.feed/current        the newest; served at /feed/...
 """
