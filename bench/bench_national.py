@@ -189,29 +189,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         del definition
 
         with timed("ingest", times):
-            procs = [
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        __file__,
-                        "--worker",
-                        str(p),
-                        "--database",
-                        args.database,
-                        "--batch",
-                        str(args.batch),
-                    ],
-                    stdout=subprocess.PIPE,
-                    text=True,
-                )
-                for p in paths
-            ]
-            statuses: Counter[str] = Counter()
-            for proc in procs:
-                out, _ = proc.communicate()
-                if proc.returncode:
-                    raise SystemExit(f"worker failed ({proc.returncode})")
-                statuses.update(json.loads(out.strip().splitlines()[-1]))
+            statuses = run_workers(args, paths)
         saved = work / "state.json"
         saved.write_text(json.dumps({"times": times, "forms": forms, "statuses": statuses, "note": now()}))
         print(f"state after the ingest: {saved} (--resume {saved} reruns the later steps)", flush=True)
@@ -327,6 +305,36 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         write_section("National scale: the whole count end to end (PostgreSQL)", body)
 
 
+def run_workers(args: Any, paths: list[Path], extra: list[list[str]] | None = None) -> Counter[str]:
+    """One worker process (this script with `--worker`) per forms file, with its `extra` options;
+    returns their outcome counts summed."""
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--worker",
+                str(p),
+                "--database",
+                args.database,
+                "--batch",
+                str(args.batch),
+                *(extra[i] if extra else []),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for i, p in enumerate(paths)
+    ]
+    statuses: Counter[str] = Counter()
+    for proc in procs:
+        out, _ = proc.communicate()
+        if proc.returncode:
+            raise SystemExit(f"worker failed ({proc.returncode})")
+        statuses.update(json.loads(out.strip().splitlines()[-1]))
+    return statuses
+
+
 def feed_phase(args: Any, work: Path, paths: list[Path], forms: int) -> str:
     """After the count: the results feed (`tallyroom publish --feed`) runs while the workers send the
     official forms of `--feed-forms` stations in batches; the freshness of each batch is the time
@@ -349,37 +357,8 @@ def feed_phase(args: Any, work: Path, paths: list[Path], forms: int) -> str:
         per_worker = args.feed_forms // len(paths)
         stride = max(1, forms // len(paths) // per_worker)
         began = time.monotonic()
-        procs = [
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    __file__,
-                    "--worker",
-                    str(p),
-                    "--database",
-                    args.database,
-                    "--batch",
-                    str(args.batch),
-                    "--official",
-                    str(per_worker),
-                    "--stride",
-                    str(stride),
-                    "--pick",
-                    str(args.feed_pick % stride),
-                    "--log",
-                    str(log),
-                ],
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-            for p, log in zip(paths, logs, strict=True)
-        ]
-        statuses: Counter[str] = Counter()
-        for proc in procs:
-            out, _ = proc.communicate()
-            if proc.returncode:
-                raise SystemExit(f"worker failed ({proc.returncode})")
-            statuses.update(json.loads(out.strip().splitlines()[-1]))
+        extra = ["--official", str(per_worker), "--stride", str(stride), "--pick", str(args.feed_pick % stride)]
+        statuses = run_workers(args, paths, [[*extra, "--log", str(log)] for log in logs])
         ingest_s = time.monotonic() - began
         batches = [tuple(map(float, line.split())) for log in logs for line in log.read_text().splitlines()]
         last = max(int(seq) for _, seq, _ in batches)
