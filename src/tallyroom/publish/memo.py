@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from tallyroom.elections.models import Contest, Round
-from tallyroom.results import selectors, tabulation
+from tallyroom.results import tabulation
 
 
 @dataclass
@@ -49,12 +49,7 @@ def results_memo() -> Iterator[None]:
 def contest_results(contest: Contest) -> dict[str, Any]:
     """`results.selectors.contest_results`, remembered while a `results_memo()` is open. Callers
     only read the answer."""
-    memo = _MEMO.get()
-    if memo is None:
-        return selectors.contest_results(contest)
-    if contest.pk not in memo.results:
-        memo.results[contest.pk] = selectors.contest_results(contest)
-    return memo.results[contest.pk]
+    return contests_results([contest.pk])[contest.pk]
 
 
 def contests_results(contest_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
